@@ -1,0 +1,300 @@
+// Package daemon turns md-multiplexor's command line into a running
+// multiplexor: option parsing with the original's letters, privilege
+// dropping, going into the background, pid and lock files.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/mdgo/md/multiplexor/internal/mux"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// readyFDEnv names the descriptor on which a background child reports to its
+// waiting parent: "X" for success, "E<message>" for failure (§11.5).
+const readyFDEnv = "MD_MULTIPLEXOR_READY_FD"
+
+type options struct {
+	cfg                                                                       mux.Config
+	minW, maxW, maxReq, lifetime, idle, busy, client, wait, gap, qsize, qtime int
+	recipok, statusLog, tick, tickTypes, backlog                              int
+	rssKB, asKB                                                               int64
+	version                                                                   bool
+}
+
+// Main runs md-multiplexor with args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	o := &options{cfg: mux.DefaultConfig()}
+	d := mux.DefaultConfig()
+	code := 0
+	cmd := &cobra.Command{
+		Use:   "md-multiplexor [options]",
+		Short: "Worker pool manager for the MIMEDefang milter (replaces mimedefang-multiplexor)",
+		Long: `md-multiplexor keeps a pool of worker processes (mimedefang.pl or md-worker)
+and hands them the requests of the MIMEDefang milter: scans, relay, HELO,
+sender and recipient checks. A worker that crashes, hangs, leaks or prints
+garbage is killed and replaced; the request it held gets an error reply, which
+the milter turns into a temporary failure, so no mail is lost.
+
+Every option of mimedefang-multiplexor is accepted with the same letter,
+meaning and default; times are in seconds. Control it with md-mx-ctrl.`,
+		Example: `  md-multiplexor -D -U defang -m 2 -x 10 -b 600 -l
+  md-multiplexor -U defang -s /var/spool/MIMEDefang/mimedefang-multiplexor.sock -a inet:1234 --metrics-listen 127.0.0.1:9130`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.version {
+				fmt.Fprintf(stdout, "mimedefang-multiplexor version %s (md-multiplexor)\n", mux.Version)
+				return nil
+			}
+			code = run(c, o, stderr)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.StringVarP(&o.cfg.User, "user", "U", "", "run as this user (required when started as root)")
+	f.StringVarP(&o.cfg.SpoolDir, "spool-dir", "z", d.SpoolDir, "spool directory: the working directory of the multiplexor and its workers")
+	f.StringVarP(&o.cfg.Socket, "socket", "s", "", "privileged control socket, UNIX-domain only (default <spool-dir>/mimedefang-multiplexor.sock)")
+	f.StringVarP(&o.cfg.UnprivSocket, "unpriv-socket", "a", "", "unprivileged control socket: /path, unix:/path, inet:port, inet_any:port, inet6:port or inet6_any:port (created world-accessible)")
+	f.StringVarP(&o.cfg.WorkerProgram, "worker-program", "f", d.WorkerProgram, "worker program, an absolute path (mimedefang.pl or md-worker)")
+	f.StringVarP(&o.cfg.SubFilter, "filter", "F", "", "filter file, passed to each worker as -f <path>")
+	f.IntVarP(&o.minW, "min-workers", "m", 0, "minimum number of running workers (at least 1)")
+	f.IntVarP(&o.maxW, "max-workers", "x", d.MaxWorkers, "maximum number of workers")
+	f.IntVarP(&o.maxReq, "max-requests", "r", d.MaxRequests, "requests a worker handles before it is replaced")
+	f.IntVarP(&o.lifetime, "max-lifetime", "V", 0, "seconds after its first request a worker is replaced (0 = never)")
+	f.IntVarP(&o.idle, "idle-timeout", "i", 300, "seconds an idle worker above the minimum lives; also the idle check period (min 10)")
+	f.IntVarP(&o.busy, "busy-timeout", "b", 120, "seconds a worker may take to answer before it is killed (min 10)")
+	f.IntVarP(&o.client, "client-timeout", "c", 10, "seconds allowed for socket and worker pipe I/O (min 10)")
+	f.IntVarP(&o.wait, "start-interval", "w", 3, "seconds between worker starts while bringing the pool up to the minimum (min 1)")
+	f.IntVarP(&o.gap, "min-start-gap", "W", 0, "seconds that must pass between any two worker starts (0 = no limit)")
+	f.IntVarP(&o.qsize, "queue-size", "q", 0, "requests that may wait for a free worker (0-128; 0 = no queue)")
+	f.IntVarP(&o.qtime, "queue-timeout", "Q", 30, "seconds a queued request may wait (1-600)")
+	f.IntVarP(&o.recipok, "recipok-per-domain", "y", 0, "busy workers allowed on recipok for one domain (effective when 0 < n < max-workers)")
+	f.Int64VarP(&o.rssKB, "max-rss", "R", 0, "RLIMIT_RSS of each worker, in kB (0 = none)")
+	f.Int64VarP(&o.asKB, "max-mem", "M", 0, "RLIMIT_AS and RLIMIT_DATA of each worker, in kB (0 = none)")
+	f.BoolVarP(&o.cfg.StatusFD, "status-fd", "Z", false, "read worker status tags on fd 3 (workers run with -serveru)")
+	f.BoolVarP(&o.cfg.Embedded, "embedded-perl", "E", false, "accepted for compatibility and ignored: there is no embedded Perl; workers are always started with fork/exec")
+	f.BoolVarP(&o.cfg.LogEvents, "log-events", "l", false, "log worker starts, kills, reaps and worker stderr")
+	f.StringVarP(&o.cfg.StatsFile, "stats-file", "t", "", "write statistics lines to this file")
+	f.BoolVarP(&o.cfg.StatsSyslog, "stats-syslog", "T", false, "write statistics lines to syslog")
+	f.BoolVarP(&o.cfg.StatsFlush, "stats-flush", "u", false, "flush the statistics file after every line")
+	f.IntVarP(&o.statusLog, "status-log-interval", "L", 0, "log the pool status every this many seconds (0 = off; at least 5)")
+	f.IntVarP(&o.tick, "tick-interval", "X", 0, "run filter_tick every this many seconds (0 = off)")
+	f.IntVarP(&o.tickTypes, "tick-types", "P", 1, "number of parallel tick types (1-30)")
+	f.StringVarP(&o.cfg.MapSocket, "map-socket", "N", "", "Sendmail SOCKETMAP listener (socket specification as for -a)")
+	f.StringVarP(&o.cfg.NotifySocket, "notify-socket", "O", "", "notification listener (socket specification as for -a)")
+	f.IntVarP(&o.backlog, "listen-backlog", "I", 0, "accepted for compatibility; Go listeners use the kernel's somaxconn")
+	f.BoolVarP(&o.cfg.GroupUmask, "group-umask", "G", false, "umask 007 for sockets and 027 for files instead of 077")
+	f.StringVarP(&o.cfg.PidFile, "pidfile", "p", "", "write the process ID to this file")
+	f.StringVarP(&o.cfg.LockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
+	f.StringVarP(&o.cfg.SyslogFacility, "syslog-facility", "S", d.SyslogFacility, "syslog facility")
+	f.StringVarP(&o.cfg.SyslogIdent, "syslog-label", "Y", d.SyslogIdent, "syslog ident")
+	f.BoolVarP(&o.cfg.Foreground, "foreground", "D", false, "stay in the foreground and also log to stderr")
+	f.BoolVarP(&o.cfg.EventDebug, "event-debug", "d", false, "accepted for compatibility; there is no event-loop debug log")
+	f.BoolVarP(&o.cfg.LogScheduling, "log-scheduling", "A", false, "log every worker-scheduling decision")
+	f.BoolVarP(&o.cfg.Autoscale, "autoscale", "k", false, "autoscale between min and max workers on a moving average of the busy ratio")
+	f.StringVar(&o.cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and JSON /status on this address (e.g. 127.0.0.1:9130)")
+	f.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "md-multiplexor: %v\nRun 'md-multiplexor --help' for the options.\n", err)
+		return 1
+	}
+	return code
+}
+
+func secs(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func (o *options) config() mux.Config {
+	c := o.cfg
+	c.MinWorkers, c.MaxWorkers, c.MaxRequests = o.minW, o.maxW, o.maxReq
+	c.MaxLifetime, c.IdleTimeout, c.BusyTimeout = secs(o.lifetime), secs(o.idle), secs(o.busy)
+	c.ClientTimeout, c.StartInterval, c.MinStartGap = secs(o.client), secs(o.wait), secs(o.gap)
+	c.QueueSize, c.QueueTimeout, c.RecipokPerDomain = o.qsize, secs(o.qtime), o.recipok
+	c.MaxRSSKB, c.MaxASKB = o.rssKB, o.asKB
+	c.StatusLogEvery, c.TickInterval, c.TickTypes, c.ListenBacklog = secs(o.statusLog), secs(o.tick), o.tickTypes, o.backlog
+	return c
+}
+
+// run starts the multiplexor; in the background unless -D.
+func run(c *cobra.Command, o *options, stderr io.Writer) int {
+	cfg := o.config()
+	if cfg.Embedded {
+		fmt.Fprintln(stderr, "md-multiplexor has no embedded Perl interpreter.  Ignoring -E flag.")
+	}
+	fdStr := os.Getenv(readyFDEnv)
+	if !cfg.Foreground && fdStr == "" {
+		return background(stderr)
+	}
+	var report *os.File
+	if fdStr != "" {
+		fd, _ := strconv.Atoi(fdStr)
+		report = os.NewFile(uintptr(fd), "ready")
+		os.Unsetenv(readyFDEnv)
+	}
+	fail := func(err error) int {
+		if report != nil {
+			report.WriteString("E" + err.Error())
+			report.Close()
+		}
+		fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
+		return 1
+	}
+	var logOut io.Writer
+	if cfg.Foreground {
+		logOut = stderr
+	}
+	log, err := mux.NewLogger(cfg.SyslogIdent, cfg.SyslogFacility, logOut)
+	if err != nil {
+		return fail(err)
+	}
+	var pidFile *os.File
+	if cfg.PidFile != "" {
+		if pidFile, err = os.OpenFile(cfg.PidFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+			return fail(fmt.Errorf("cannot open pid file: %w", err))
+		}
+	}
+	if err := dropPrivileges(cfg.User); err != nil {
+		return fail(err)
+	}
+	if cfg.PidFile != "" && cfg.LockFile == "" {
+		cfg.LockFile = cfg.PidFile + ".lock"
+	}
+	if cfg.LockFile != "" {
+		lf, err := lockFile(cfg.LockFile)
+		if err != nil {
+			return fail(err)
+		}
+		defer func() { lf.Close(); os.Remove(cfg.LockFile) }()
+	}
+	srv, err := mux.New(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	signal.Ignore(syscall.SIGPIPE) // workers inherit an ignored SIGPIPE, as with the original
+	ctx := context.Background()
+	err = srv.Run(ctx, func() {
+		if pidFile != nil {
+			fmt.Fprintf(pidFile, "%d\n", os.Getpid())
+			pidFile.Close()
+		}
+		if report != nil {
+			report.WriteString("X")
+			report.Close()
+			report = nil
+		}
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// background re-executes the program with the ready descriptor in a new
+// session, then waits for it to report success or failure (§11.5).
+func background(stderr io.Writer) int {
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
+		return 1
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
+		return 1
+	}
+	devnull, _ := os.Open(os.DevNull)
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "md-multiplexor: cannot go into the background: %v\n", err)
+		return 1
+	}
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	switch {
+	case len(msg) > 0 && msg[0] == 'X':
+		return 0
+	case len(msg) > 0 && msg[0] == 'E':
+		fmt.Fprintf(stderr, "Error from child: %s\n", msg[1:])
+	default:
+		fmt.Fprintln(stderr, "Error from child: it exited without reporting")
+	}
+	return 1
+}
+
+// dropPrivileges switches to the -U user. Like the original, it refuses to
+// run as root.
+func dropPrivileges(name string) error {
+	if name == "" {
+		if os.Geteuid() == 0 {
+			return errors.New("you must not run md-multiplexor as root: use -U <user>")
+		}
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("unknown user %q: %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if uid == 0 {
+		return errors.New("you must not run md-multiplexor as root: -U names root")
+	}
+	if os.Geteuid() != 0 {
+		if os.Geteuid() == uid {
+			return nil
+		}
+		return fmt.Errorf("cannot switch to user %s: not running as root", name)
+	}
+	gids := []int{gid}
+	if groups, err := u.GroupIds(); err == nil {
+		for _, g := range groups {
+			if n, err := strconv.Atoi(g); err == nil && n != gid {
+				gids = append(gids, n)
+			}
+		}
+	}
+	if err := syscall.Setgroups(gids); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid: %w", err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid: %w", err)
+	}
+	return nil
+}
+
+// lockFile creates and write-locks path, so two multiplexors cannot share it.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open lock file %s: %w", path, err)
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot lock %s (is another copy running?): %w", path, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,469 @@
+package mux
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mdgo/md/proto"
+)
+
+// The multiplexor's own error replies (§7.6, §8.5).
+const (
+	replyNoFreeWorkers   = "error: No free workers\n"
+	replyCannotActivate  = "error: Unable to activate worker\n"
+	replyTalkError       = "error: Error talking to worker process\n"
+	replyQueueTimeout    = "error: Queued request timed out\n"
+	replyTooLong         = "error: Command too long\n"
+	replyNoResponse      = "ERR No response from worker\n"
+	replyTimeoutLoaded   = "ERR Filter timed out - system may be overloaded (consider increasing busy timeout)\n"
+	replyTimeout         = "ERR Filter timed out - check filter rules or system load\n"
+	replyRecipokLimitHit = "ok -1 Per-domain%20recipok%20limit%20hit;%20please%20try%20again%20later\n"
+)
+
+// counts are the derived pool counts of §7.1.
+type counts struct{ stopped, idle, busy, killed int }
+
+func (c counts) free() int    { return c.idle + c.stopped }
+func (c counts) running() int { return c.idle + c.busy + c.killed }
+
+func (s *Server) countLocked() counts {
+	var c counts
+	for _, w := range s.workers {
+		switch w.state {
+		case stateStopped:
+			c.stopped++
+		case stateIdle:
+			c.idle++
+		case stateBusy:
+			c.busy++
+		case stateKilled:
+			c.killed++
+		}
+	}
+	return c
+}
+
+// setState moves a worker to a new state (putOnList): it clears the status
+// tag, notifies listeners, keeps the busy histogram and the free count.
+func (s *Server) setState(w *worker, st state) {
+	if w.state == st {
+		return
+	}
+	old := w.state
+	freeBefore := s.countLocked().free()
+	w.state = st
+	w.tag = ""
+	w.lastChange = s.now()
+	s.notify("S " + itoa(w.slot) + " StateChange " + old.name() + " -> " + st.name() + "\n")
+	c := s.countLocked()
+	if st == stateBusy {
+		if c.busy >= 1 && c.busy <= len(s.histo) {
+			s.histo[c.busy-1]++
+		}
+		if w.firstReq.IsZero() {
+			w.firstReq = w.lastChange
+		}
+	}
+	if free := c.free(); free != freeBefore {
+		s.notify("F " + itoa(free) + "\n")
+		if freeBefore == 0 {
+			s.notify("Y\n")
+		}
+	}
+	if c.free() == 0 {
+		s.notify("Z\n")
+	}
+}
+
+// setTag sets a worker's status tag and tells notification listeners.
+func (s *Server) setTag(w *worker, tag string) {
+	if len(tag) > 63 {
+		tag = tag[:63]
+	}
+	w.tag = tag
+	if len(tag) > 200 {
+		tag = tag[:200]
+	}
+	s.notify("S " + itoa(w.slot) + " " + tag + "\n")
+}
+
+// tagFromCommand is the tag set at dispatch: the request up to its second
+// space, cut to 63 bytes, decoded, with non-printable bytes made spaces.
+func tagFromCommand(line string) string {
+	line = strings.TrimSuffix(line, "\n")
+	if i := strings.IndexByte(line, ' '); i >= 0 {
+		if j := strings.IndexByte(line[i+1:], ' '); j >= 0 {
+			line = line[:i+1+j]
+		}
+	}
+	if len(line) > 63 {
+		line = line[:63]
+	}
+	b := []byte(proto.Decode(line))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7E {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// queueIDOf extracts the queue ID a request carries, for log lines: scan,
+// senderok and recipok set it; other requests clear it (§6.6).
+func queueIDOf(line string, typ cmdType) string {
+	f := strings.Fields(line)
+	var i int
+	switch typ {
+	case cmdScan:
+		i = 1
+	case cmdSenderok:
+		i = 6
+	case cmdRecipok:
+		i = 8
+	default:
+		return ""
+	}
+	if i < len(f) {
+		return proto.Decode(f[i])
+	}
+	return ""
+}
+
+// findFreeWorkerLocked picks a worker for a request of type typ (§7.2),
+// starting a stopped slot when no worker is idle. It returns nil and false
+// when every slot is busy or killed, nil and true when a start failed.
+func (s *Server) findFreeWorkerLocked(typ cmdType) (w *worker, startFailed bool) {
+	var best, oldest *worker
+	for _, c := range s.workers {
+		if c.state != stateIdle {
+			continue
+		}
+		if oldest == nil || c.seq < oldest.seq {
+			oldest = c
+		}
+		if c.lastCmd == typ || c.lastCmd == cmdNone {
+			if best == nil || c.seq < best.seq {
+				best = c
+			}
+		}
+	}
+	if best == nil {
+		best = oldest
+	}
+	if best != nil {
+		if s.cfg.LogScheduling {
+			s.log.Infof("Chose idle worker %d for %s", best.slot, typ)
+		}
+		return best, false
+	}
+	for _, c := range s.workers {
+		if c.state == stateStopped {
+			if err := s.activateLocked(c, "About to perform "+typ.String()+" request"); err != nil {
+				return nil, true
+			}
+			if s.cfg.LogScheduling {
+				s.log.Infof("Started stopped worker %d for %s", c.slot, typ)
+			}
+			return c, false
+		}
+	}
+	return nil, false
+}
+
+// recipokDomain is the domain the -y limit counts a recipok request under:
+// the text after the first '@' of the whole line, up to '>' or a space, at
+// most 127 bytes, lower-cased (§7.10).
+func recipokDomain(line string) string {
+	i := strings.IndexByte(line, '@')
+	if i < 0 {
+		return ""
+	}
+	d := line[i+1:]
+	if j := strings.IndexAny(d, "> \n"); j >= 0 {
+		d = d[:j]
+	}
+	if len(d) > 127 {
+		d = d[:127]
+	}
+	return strings.ToLower(d)
+}
+
+func (s *Server) atRecipokLimitLocked(line string) (string, bool) {
+	dom := recipokDomain(line)
+	if dom == "" {
+		return "", false
+	}
+	n := 0
+	for _, w := range s.workers {
+		if w.state == stateBusy && w.curCmd == cmdRecipok && w.pending != nil && recipokDomain(w.pending.line) == dom {
+			n++
+		}
+	}
+	return dom, n >= s.cfg.RecipokPerDomain
+}
+
+// waiter is a request in the queue (§7.7).
+type waiter struct {
+	line    string
+	typ     cmdType
+	granted chan *worker // buffered 1: the worker handed over, already Busy
+	since   time.Time
+}
+
+// Do runs one request line (ending in "\n") on a worker and returns the reply
+// to send to the client. It never returns an empty string: every failure is
+// one of the original's error replies, which the milter turns into a
+// tempfail. queueable says whether the request may wait in the -q queue.
+func (s *Server) Do(line string, queueable bool) string {
+	typ := classify(line)
+	s.mu.Lock()
+	if typ == cmdRecipok && s.cfg.recipokLimitOn() {
+		if dom, hit := s.atRecipokLimitLocked(line); hit {
+			s.mu.Unlock()
+			if s.cfg.LogEvents {
+				s.log.Infof("%sHit per-domain recipok limit (%d) for domain %s", qidPrefix(queueIDOf(line, typ)), s.cfg.RecipokPerDomain, dom)
+			}
+			s.metrics.request(typ, "recipok_limit", 0)
+			return replyRecipokLimitHit
+		}
+	}
+	w, startFailed := s.findFreeWorkerLocked(typ)
+	if w == nil {
+		if startFailed {
+			s.mu.Unlock()
+			s.metrics.request(typ, "no_worker", 0)
+			return replyCannotActivate
+		}
+		if !queueable || len(s.queue) >= s.cfg.QueueSize {
+			s.mu.Unlock()
+			if s.cfg.LogEvents {
+				s.log.Infof("%sNo free workers", qidPrefix(queueIDOf(line, typ)))
+			}
+			s.metrics.request(typ, "no_worker", 0)
+			return replyNoFreeWorkers
+		}
+		q := &waiter{line: line, typ: typ, granted: make(chan *worker, 1), since: s.now()}
+		s.queue = append(s.queue, q)
+		if s.cfg.LogEvents {
+			s.log.Infof("%sAll workers are busy: Queueing request (%d queued)", qidPrefix(queueIDOf(line, typ)), len(s.queue))
+		}
+		s.metrics.queueDepth(len(s.queue))
+		s.mu.Unlock()
+		return s.waitInQueue(q)
+	}
+	return s.run(w, line, typ) // unlocks
+}
+
+func (s *Server) waitInQueue(q *waiter) string {
+	t := time.NewTimer(s.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case w := <-q.granted:
+		s.metrics.queueWait(s.now().Sub(q.since))
+		s.mu.Lock()
+		return s.runBusy(w, q.line, q.typ)
+	case <-t.C:
+	}
+	s.mu.Lock()
+	for i, o := range s.queue {
+		if o == q {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			s.metrics.queueDepth(len(s.queue))
+			s.mu.Unlock()
+			s.log.Infof("%sQueued request timed out after %v", qidPrefix(queueIDOf(q.line, q.typ)), s.cfg.QueueTimeout)
+			s.metrics.queueWait(s.now().Sub(q.since))
+			s.metrics.request(q.typ, "queue_timeout", 0)
+			return replyQueueTimeout
+		}
+	}
+	// Granted just as the timer fired: the worker is ours.
+	w := <-q.granted
+	s.metrics.queueWait(s.now().Sub(q.since))
+	return s.runBusy(w, q.line, q.typ)
+}
+
+// run marks an idle worker busy with the request and runs it. Called with mu
+// held; returns with it released.
+func (s *Server) run(w *worker, line string, typ cmdType) string {
+	s.setState(w, stateBusy)
+	return s.runBusy(w, line, typ)
+}
+
+// runBusy sends the request to a worker already marked Busy and waits for its
+// reply. Called with mu held; returns with it released.
+func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
+	c := &call{line: line, typ: typ, qid: queueIDOf(line, typ), start: s.now(), reply: make(chan replyMsg, 1)}
+	w.pending = c
+	w.curCmd = typ
+	w.qid = c.qid
+	if typ < numTracked {
+		w.lastCmd = typ
+	}
+	s.setTag(w, tagFromCommand(line))
+	stdin := w.stdin
+	inc := w.inc
+	if typ == cmdScan {
+		s.stats.event(s, "StartFilter", w.slot, "")
+	}
+	s.mu.Unlock()
+
+	if err := writeWithDeadline(stdin, line, s.cfg.ClientTimeout); err != nil {
+		s.mu.Lock()
+		if w.inc == inc && w.pending == c {
+			w.pending = nil
+		}
+		s.log.Errorf("%sError writing to worker %d: %v", qidPrefix(c.qid), w.slot, err)
+		s.finishLocked(w, inc, c, false)
+		if w.inc == inc {
+			s.killLocked(w, "Error talking to worker")
+		}
+		s.mu.Unlock()
+		s.metrics.request(typ, "error", s.now().Sub(c.start))
+		return replyTalkError
+	}
+
+	t := time.NewTimer(s.cfg.BusyTimeout)
+	defer t.Stop()
+	var m replyMsg
+	select {
+	case m = <-c.reply:
+	case <-t.C:
+		s.mu.Lock()
+		if w.inc == inc && w.pending == c {
+			w.pending = nil
+			busy := s.countLocked().busy
+			s.finishLocked(w, inc, c, false)
+			s.notify("B\n")
+			s.log.Errorf("%sWorker %d (pid %d) timed out after %v on %q", qidPrefix(c.qid), w.slot, w.pid, s.cfg.BusyTimeout, trimForLog(tagFromCommand(line)))
+			s.killLocked(w, "Busy timeout")
+			s.mu.Unlock()
+			s.metrics.request(typ, "timeout", s.now().Sub(c.start))
+			if busy > 3 {
+				return replyTimeoutLoaded
+			}
+			return replyTimeout
+		}
+		s.mu.Unlock()
+		m = <-c.reply // the reply raced the timer
+	}
+
+	s.mu.Lock()
+	if m.eof && m.line == "" {
+		if w.oom {
+			s.log.Errorf("%sWorker %d ran out of memory -- possible DoS attack due to complex MIME?", qidPrefix(c.qid), w.slot)
+		} else if s.cfg.LogEvents {
+			s.log.Errorf("%sWorker %d died prematurely -- check your filter rules", qidPrefix(c.qid), w.slot)
+		} else {
+			s.log.Errorf("%sWorker %d died prematurely -- check your filter rules and use the '-l' flag on mimedefang-multiplexor to see Perl error messages", qidPrefix(c.qid), w.slot)
+		}
+		s.finishLocked(w, inc, c, false)
+		s.mu.Unlock()
+		s.metrics.request(typ, "no_response", s.now().Sub(c.start))
+		return replyNoResponse
+	}
+	s.finishLocked(w, inc, c, true)
+	s.mu.Unlock()
+	outcome := "ok"
+	if m.eof {
+		outcome = "partial"
+	} else if !strings.HasPrefix(m.line, "ok") {
+		outcome = "error"
+	}
+	s.metrics.request(typ, outcome, s.now().Sub(c.start))
+	return m.line
+}
+
+// finishLocked does the bookkeeping when a request ends, however it ended:
+// load history, counters, and, if the worker is still Busy with it, back to
+// Idle and the expiry checks.
+func (s *Server) finishLocked(w *worker, inc uint64, c *call, ok bool) {
+	now := s.now()
+	s.hist.record(c.typ, now.Unix(), int64(s.countLocked().busy), now.Sub(c.start).Milliseconds())
+	if c.typ == cmdScan {
+		s.msgs++
+		s.stats.event(s, "EndFilter", w.slot, "numRequests="+itoa(w.numRequests+1))
+	}
+	if w.inc != inc {
+		return
+	}
+	w.numRequests++
+	if c.typ == cmdScan {
+		w.numScans++
+	}
+	w.curCmd = cmdNone
+	if w.state == stateBusy && ok {
+		s.checkExpiryLocked(w)
+	}
+}
+
+// checkExpiryLocked runs when a worker finishes a request (§7.4): hand it a
+// queued request, or retire it for its request count, lifetime or generation.
+func (s *Server) checkExpiryLocked(w *worker) {
+	if len(s.queue) > 0 && w.numRequests < 3*s.cfg.MaxRequests {
+		q := s.queue[0]
+		s.queue = s.queue[1:]
+		s.metrics.queueDepth(len(s.queue))
+		// The worker stays Busy and goes straight to the waiting request.
+		w.lastChange = s.now()
+		s.histoBusy()
+		q.granted <- w
+		return
+	}
+	s.setState(w, stateIdle)
+	now := s.now()
+	switch {
+	case w.numRequests >= s.cfg.MaxRequests:
+		s.killLocked(w, "Worker has processed "+itoa(w.numRequests)+" requests")
+	case s.cfg.MaxLifetime > 0 && !w.firstReq.IsZero() && now.Sub(w.firstReq) > s.cfg.MaxLifetime:
+		s.killLocked(w, "Worker has exceeded maximum lifetime of "+itoa(int(s.cfg.MaxLifetime/time.Second))+" seconds")
+	case w.gen < s.generation:
+		s.killLocked(w, "New generation -- forcing reread of filter rules")
+	}
+}
+
+// histoBusy counts a worker going straight from one request to the next as a
+// Busy transition in the histogram, as the original's putOnList would.
+func (s *Server) histoBusy() {
+	if b := s.countLocked().busy; b >= 1 && b <= len(s.histo) {
+		s.histo[b-1]++
+	}
+}
+
+// serveQueueFromStoppedLocked starts a worker in a free slot for the head of
+// the queue. The original only hands out queued requests when a worker
+// finishes one (§14 item 22); doing it also when a slot frees up means a
+// queued message is not left to time out while a slot stands empty.
+func (s *Server) serveQueueFromStoppedLocked() {
+	for len(s.queue) > 0 && !s.shuttingDown {
+		var slot *worker
+		for _, w := range s.workers {
+			if w.state == stateStopped {
+				slot = w
+				break
+			}
+		}
+		if slot == nil {
+			return
+		}
+		if err := s.activateLocked(slot, "Serving queued request"); err != nil {
+			return
+		}
+		q := s.queue[0]
+		s.queue = s.queue[1:]
+		s.metrics.queueDepth(len(s.queue))
+		s.setState(slot, stateBusy)
+		q.granted <- slot
+	}
+}
+
+func writeWithDeadline(f *os.File, line string, d time.Duration) error {
+	if f == nil {
+		return errWorkerGone
+	}
+	if err := f.SetWriteDeadline(time.Now().Add(d)); err != nil {
+		return err
+	}
+	_, err := f.WriteString(line)
+	return err
+}
