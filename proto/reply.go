@@ -62,10 +62,16 @@ func IsBadReply(err error) bool { return errors.Is(err, ErrBadReply) }
 // ParseCheckReply parses a check reply exactly as the original milter does
 // (utils.c: munch_mx_return, mimedefang.c: set_dsn): the five bare forms
 // "ok N\n" are compared byte for byte; otherwise every CR and LF is removed
-// and the prefixes "ok 0 ", "ok -1 ", "ok 1 ", "ok 2 ", "ok 3 " are tried.
-// Anything else, including "error: ..." and "ERR ...", is an error (which the
-// milter turns into a tempfail).
+// and the prefixes "ok 0 ", "ok -1 ", "ok 1 ", "ok 2 ", "ok 3 " are tried,
+// each only when at least one byte follows it. Anything else, including
+// "error: ...", "ERR ...", "ok 4", "ok 1 " with nothing after the space,
+// and the empty reply, is an error wrapping ErrBadReply (which the milter
+// turns into a tempfail). As the C code reads the reply as a C string,
+// nothing after a NUL byte counts.
 func ParseCheckReply(raw string) (CheckReply, error) {
+	if i := strings.IndexByte(raw, 0); i >= 0 {
+		raw = raw[:i]
+	}
 	switch raw {
 	case "ok -1\n":
 		return CheckReply{Verdict: TempFail}, nil
@@ -83,12 +89,8 @@ func ParseCheckReply(raw string) (CheckReply, error) {
 		prefix string
 		v      Verdict
 	}{{"ok 0 ", Reject}, {"ok -1 ", TempFail}, {"ok 1 ", Continue}, {"ok 2 ", AcceptNoMoreFiltering}, {"ok 3 ", Discard}} {
-		if tail, ok := strings.CutPrefix(s, p.prefix); ok {
-			r := CheckReply{Verdict: p.v}
-			if tail == "" {
-				return r, nil
-			}
-			r.HasText = true
+		if tail, ok := strings.CutPrefix(s, p.prefix); ok && tail != "" {
+			r := CheckReply{Verdict: p.v, HasText: true}
 			f := SplitN(tail, 4)
 			get := func(i int) string {
 				if i < len(f) {
@@ -122,12 +124,15 @@ func leadingInt(s string) int {
 	return n
 }
 
+// The patterns of send_filter_answer. Perl's "$" also matches before a
+// final "\n", so "250\n" passes /^2\d\d$/ there; the optional "\n" keeps
+// that (the worker then sends it encoded as "250%0A").
 var (
 	codeRE = map[byte]*regexp.Regexp{
-		'2': regexp.MustCompile(`^2\d\d$`), '4': regexp.MustCompile(`^4\d\d$`), '5': regexp.MustCompile(`^5\d\d$`),
+		'2': regexp.MustCompile(`^2\d\d\n?$`), '4': regexp.MustCompile(`^4\d\d\n?$`), '5': regexp.MustCompile(`^5\d\d\n?$`),
 	}
 	dsnRE = map[byte]*regexp.Regexp{
-		'2': regexp.MustCompile(`^2\.\d{1,3}\.\d{1,3}$`), '4': regexp.MustCompile(`^4\.\d{1,3}\.\d{1,3}$`), '5': regexp.MustCompile(`^5\.\d{1,3}\.\d{1,3}$`),
+		'2': regexp.MustCompile(`^2\.\d{1,3}\.\d{1,3}\n?$`), '4': regexp.MustCompile(`^4\.\d{1,3}\.\d{1,3}\n?$`), '5': regexp.MustCompile(`^5\.\d{1,3}\.\d{1,3}\n?$`),
 	}
 )
 

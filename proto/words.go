@@ -27,8 +27,10 @@ func SplitN(line string, n int) []string {
 	return append(out, line)
 }
 
-// Fields splits a worker command line on runs of whitespace, as mimedefang.pl
-// does with split(/\s+/), dropping empty fields.
+// Fields splits a line on runs of whitespace, dropping empty fields. This is
+// mimedefang.pl's split(/\s+/) except for a line that starts with
+// whitespace, where Perl yields an empty first field and Fields does not;
+// ParseRequest reproduces the worker exactly.
 func Fields(line string) []string {
 	return strings.FieldsFunc(line, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) })
 }
