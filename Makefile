@@ -14,7 +14,6 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./multiplexor/cmd/...
-	$(GO) build -o $(BIN)/ ./integration/cmd/...
 
 vet:
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done

@@ -13,8 +13,8 @@ import (
 )
 
 // goldenDir finds the captured transcripts of the original programs. They
-// live outside this module, so the tests that read them skip (saying why)
-// when they are absent; the lines that matter are also in goldenRequests.
+// live outside this module (../shared beside the checkout, as in CI); the
+// tests that read them fail, saying where to find them, when they are absent.
 func goldenDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("MD_GOLDEN_TRANSCRIPTS")

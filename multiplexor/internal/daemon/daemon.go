@@ -144,6 +144,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	var report *os.File
 	if fdStr != "" {
 		fd, _ := strconv.Atoi(fdStr)
+		syscall.CloseOnExec(fd) // workers must not hold the parent's pipe open
 		report = os.NewFile(uintptr(fd), "ready")
 		os.Unsetenv(readyFDEnv)
 	}

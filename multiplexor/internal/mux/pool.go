@@ -261,8 +261,7 @@ func (s *Server) waitInQueue(q *waiter) string {
 	select {
 	case w := <-q.granted:
 		s.metrics.queueWait(s.now().Sub(q.since))
-		s.mu.Lock()
-		return s.runBusy(w, q.line, q.typ)
+		return s.runGranted(w, q)
 	case <-t.C:
 	}
 	s.mu.Lock()
@@ -277,9 +276,21 @@ func (s *Server) waitInQueue(q *waiter) string {
 			return replyQueueTimeout
 		}
 	}
+	s.mu.Unlock()
 	// Granted just as the timer fired: the worker is ours.
 	w := <-q.granted
 	s.metrics.queueWait(s.now().Sub(q.since))
+	return s.runGranted(w, q)
+}
+
+// runGranted runs a queued request on the worker handed to it. If that worker
+// died in the meantime the request goes back through Do rather than fail.
+func (s *Server) runGranted(w *worker, q *waiter) string {
+	s.mu.Lock()
+	if w.state != stateBusy || w.stdin == nil || w.pending != nil {
+		s.mu.Unlock()
+		return s.Do(q.line, true)
+	}
 	return s.runBusy(w, q.line, q.typ)
 }
 
@@ -404,9 +415,10 @@ func (s *Server) checkExpiryLocked(w *worker) {
 		q := s.queue[0]
 		s.queue = s.queue[1:]
 		s.metrics.queueDepth(len(s.queue))
-		// The worker stays Busy and goes straight to the waiting request.
-		w.lastChange = s.now()
-		s.histoBusy()
+		// Idle and straight back to Busy, as the original's putOnList does,
+		// without letting go of the lock: the worker goes to the waiter.
+		s.setState(w, stateIdle)
+		s.setState(w, stateBusy)
 		q.granted <- w
 		return
 	}
@@ -419,14 +431,6 @@ func (s *Server) checkExpiryLocked(w *worker) {
 		s.killLocked(w, "Worker has exceeded maximum lifetime of "+itoa(int(s.cfg.MaxLifetime/time.Second))+" seconds")
 	case w.gen < s.generation:
 		s.killLocked(w, "New generation -- forcing reread of filter rules")
-	}
-}
-
-// histoBusy counts a worker going straight from one request to the next as a
-// Busy transition in the histogram, as the original's putOnList would.
-func (s *Server) histoBusy() {
-	if b := s.countLocked().busy; b >= 1 && b <= len(s.histo) {
-		s.histo[b-1]++
 	}
 }
 
