@@ -153,11 +153,11 @@ func TestCommandTable(t *testing.T) {
 func TestTagFromCommand(t *testing.T) {
 	for in, want := range map[string]string{
 		"scan 75593B8203 /var/spool/MIMEDefang/mdefang-x\n": "scan 75593B8203",
-		"relayok 192.0.2.1 host 25\n":                        "relayok 192.0.2.1",
-		"ping\n":                                             "ping",
-		"map a%20b key\n":                                    "map a b",
-		"tick 0\n":                                           "tick 0",
-		"x %01%7F\n":                                         "x   ",
+		"relayok 192.0.2.1 host 25\n":                       "relayok 192.0.2.1",
+		"ping\n":                                            "ping",
+		"map a%20b key\n":                                   "map a b",
+		"tick 0\n":                                          "tick 0",
+		"x %01%7F\n":                                        "x   ",
 	} {
 		if got := tagFromCommand(in); got != want {
 			t.Errorf("tagFromCommand(%q) = %q, want %q", in, got, want)
@@ -167,7 +167,7 @@ func TestTagFromCommand(t *testing.T) {
 
 func TestRecipokDomain(t *testing.T) {
 	for in, want := range map[string]string{
-		"recipok <a@Example.COM> <s@x.org> ...": "example.com",
+		"recipok <a@Example.COM> <s@x.org> ...":  "example.com",
 		"recipok <postmaster> <s@x.org> 1.2.3.4": "x.org", // first @ of the line (§14 item 25)
 		"recipok nobody":                         "",
 	} {

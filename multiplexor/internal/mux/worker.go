@@ -222,6 +222,11 @@ func (s *Server) readStdout(w *worker, inc uint64, f *os.File) {
 	for {
 		b, err := r.ReadSlice('\n')
 		switch {
+		case err == nil && r.Buffered() > 0:
+			// More bytes came with the reply: the worker wrote more than one
+			// line. Take the first as the reply; the worker is out of step.
+			s.deliver(w, inc, replyMsg{line: string(b)}, "Worker wrote more than one line per request")
+			return
 		case err == nil:
 			s.deliver(w, inc, replyMsg{line: string(b)}, "")
 		case errors.Is(err, bufio.ErrBufferFull):
