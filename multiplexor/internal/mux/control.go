@@ -68,10 +68,15 @@ func (s *Server) serveControl(conn net.Conn, privileged bool) {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(s.cfg.ClientTimeout))
 	line, err := readCommand(conn)
-	if err != nil && line == "" {
+	var reply string
+	switch {
+	case err == errTooLong:
+		reply = replyTooLong
+	case err != nil:
 		return
+	default:
+		reply = s.Command(line, privileged)
 	}
-	reply := s.Command(line, privileged)
 	if reply == "" {
 		return
 	}
@@ -85,7 +90,7 @@ var errTooLong = fmt.Errorf("mux: command longer than %d bytes", maxCommand-1)
 // readCommand reads up to the first "\n" (at most maxCommand bytes) and
 // returns the line without it and without one trailing "\r". A line that ends
 // at EOF without "\n" is taken whole. A line too long for the buffer returns
-// errTooLong with a non-empty marker so the caller answers it.
+// errTooLong, which the caller answers with "error: Command too long".
 func readCommand(conn net.Conn) (string, error) {
 	r := bufio.NewReaderSize(conn, maxCommand)
 	b, err := r.ReadSlice('\n')
@@ -93,7 +98,7 @@ func readCommand(conn net.Conn) (string, error) {
 	case err == nil:
 		b = b[:len(b)-1]
 	case err == bufio.ErrBufferFull:
-		return "\x00toolong", errTooLong
+		return "", errTooLong
 	case len(b) == 0:
 		return "", err
 	}
@@ -105,9 +110,6 @@ func readCommand(conn net.Conn) (string, error) {
 // original's handleCommand (§8.2). It returns the exact reply bytes; "" means
 // close without writing.
 func (s *Server) Command(cmd string, privileged bool) string {
-	if cmd == "\x00toolong" {
-		return replyTooLong
-	}
 	switch cmd {
 	case "help":
 		if privileged {

@@ -21,13 +21,18 @@ func (s *Server) serveMap(conn net.Conn) {
 	r := bufio.NewReader(conn)
 	for {
 		payload, err := readNetstring(r)
-		if err != nil {
+		var reply string
+		switch {
+		case err == errNoComma:
+			reply = "PERM Netstring missing terminating comma"
+		case err != nil:
 			if err != io.EOF {
 				s.log.Infof("SOCKETMAP: %v; closing connection", err)
 			}
 			return
+		default:
+			reply = s.mapRequest(payload)
 		}
-		reply := s.mapRequest(payload)
 		conn.SetWriteDeadline(time.Now().Add(s.cfg.ClientTimeout))
 		if _, err := fmt.Fprintf(conn, "%d:%s,", len(reply), reply); err != nil {
 			return
@@ -39,7 +44,8 @@ func (s *Server) serveMap(conn net.Conn) {
 var errNoComma = fmt.Errorf("mux: netstring missing terminating comma")
 
 // readNetstring reads "<len>:<payload>," with len 0..65536. A missing comma
-// is reported through the payload so the caller answers PERM, as the original.
+// is errNoComma, which the caller answers with PERM and carries on, as the
+// original does.
 func readNetstring(r *bufio.Reader) (string, error) {
 	var lenBuf []byte
 	for {
@@ -64,15 +70,12 @@ func readNetstring(r *bufio.Reader) (string, error) {
 		return "", err
 	}
 	if buf[n] != ',' {
-		return "\x00nocomma", nil
+		return "", errNoComma
 	}
 	return string(buf[:n]), nil
 }
 
 func (s *Server) mapRequest(payload string) string {
-	if payload == "\x00nocomma" {
-		return "PERM Netstring missing terminating comma"
-	}
 	name, key, ok := strings.Cut(payload, " ")
 	if !ok {
 		return "PERM Invalid request format"

@@ -71,6 +71,7 @@ type worker struct {
 	firstReq    time.Time // first request of this process; zero before
 	lastChange  time.Time
 	seq         int64 // activation sequence number (older = smaller)
+	idleSeq     int64 // when it last became Idle (later = larger): the original's idle-list order
 	lastCmd     cmdType
 	curCmd      cmdType
 	tag         string
@@ -159,12 +160,13 @@ func (s *Server) activateLocked(w *worker, reason string) error {
 	s.setState(w, stateIdle)
 	s.metrics.workerStarted(reason)
 
-	go s.readStdout(w, inc, outR)
+	stdoutDone := make(chan struct{})
+	go func() { s.readStdout(w, inc, outR); close(stdoutDone) }()
 	go s.readStderr(w, inc, errR)
 	if stR != nil {
 		go s.readStatus(w, inc, stR)
 	}
-	go s.reap(w, inc, cmd)
+	go s.reap(w, inc, cmd, stdoutDone)
 
 	if s.cfg.LogEvents {
 		s.log.Infof("Starting worker %d (pid %d) (%d running): %s", w.slot, w.pid, s.countLocked().running(), reason)
@@ -334,8 +336,15 @@ func (s *Server) readStatus(w *worker, inc uint64, f *os.File) {
 }
 
 // reap waits for a worker process to exit and returns its slot to Stopped.
-func (s *Server) reap(w *worker, inc uint64, cmd *exec.Cmd) {
+func (s *Server) reap(w *worker, inc uint64, cmd *exec.Cmd, stdoutDone <-chan struct{}) {
 	err := cmd.Wait()
+	// What the worker wrote before it exited may still be in the pipe: let
+	// the stdout reader deliver it first, so a last reply is not lost. The
+	// bound covers a child of the worker that keeps stdout open.
+	select {
+	case <-stdoutDone:
+	case <-time.After(time.Second):
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w.inc != inc {

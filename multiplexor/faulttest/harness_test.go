@@ -1,0 +1,466 @@
+package faulttest
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// workerUser is the unprivileged user the multiplexor drops to when the tests
+// run as root, as the packaged mimedefang does.
+const workerUser = "defang"
+
+// Bounds on every wait, so that a broken multiplexor fails a test instead of
+// hanging the suite.
+const (
+	startTimeout   = 15 * time.Second // socket up
+	commandTimeout = 60 * time.Second // one control-socket round trip
+	stopTimeout    = 40 * time.Second // SIGTERM until exit: EOF, 10 s, TERM, 10 s, KILL
+)
+
+var (
+	binDir    string // built binaries; world-readable so that the worker user can run them
+	muxBin    string // md-multiplexor under test
+	workerBin string // testworker; each test runs its own copy
+	asUser    string // -U argument, "" when not running as root
+	uid, gid  = -1, -1
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests spend most of their time waiting on timeouts (-b, the kill
+	// sequence, -Q), not on the CPU: run them all at once unless told
+	// otherwise.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", "32")
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "mdft-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "faulttest: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "faulttest: %v\n", err)
+		return 1
+	}
+	binDir = dir
+	if err := setup(); err != nil {
+		fmt.Fprintf(os.Stderr, "faulttest: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func setup() error {
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup(workerUser)
+		if err != nil {
+			return fmt.Errorf("running as root, the tests need the unprivileged user %q to start md-multiplexor with -U; create it with `useradd --system %s`: %w", workerUser, workerUser, err)
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+		asUser = workerUser
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := func(out, pkg string) error {
+		cmd := exec.Command(goTool, "build", "-o", out, pkg)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+		return os.Chmod(out, 0o755)
+	}
+	if d := os.Getenv("MD_BIN_DIR"); d != "" {
+		muxBin = filepath.Join(d, "md-multiplexor")
+		if _, err := os.Stat(muxBin); err != nil {
+			return fmt.Errorf("MD_BIN_DIR is set but has no md-multiplexor (run `make build`): %w", err)
+		}
+	} else {
+		muxBin = filepath.Join(binDir, "md-multiplexor")
+		if err := build(muxBin, "github.com/mdgo/md/multiplexor/cmd/md-multiplexor"); err != nil {
+			return err
+		}
+	}
+	workerBin = filepath.Join(binDir, "testworker")
+	return build(workerBin, "github.com/mdgo/md/multiplexor/internal/testworker")
+}
+
+// mux is one md-multiplexor started for one test, with its own spool
+// directory, control socket and copy of the test worker.
+type mux struct {
+	t       *testing.T
+	dir     string // per-test directory
+	spool   string
+	sock    string
+	worker  string // this test's copy of testworker: its processes are this test's workers
+	logPath string // the multiplexor's stderr (it logs there with -D)
+	pid     int
+	done    chan struct{} // closed when the multiplexor has exited
+	waitErr error
+}
+
+var nonName = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// startMux starts md-multiplexor in the foreground with the tests' defaults
+// (-b 10 -c 10, the minimum values) and extra flags, and waits for its
+// control socket. The multiplexor is stopped, and the absence of leftover
+// worker processes checked, when the test ends.
+func startMux(t *testing.T, extra ...string) *mux {
+	t.Helper()
+	name := nonName.ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), "")
+	if len(name) > 16 {
+		name = name[:16]
+	}
+	dir, err := os.MkdirTemp(binDir, name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := &mux{t: t, dir: dir, spool: filepath.Join(dir, "spool"), worker: filepath.Join(dir, "testworker"),
+		logPath: filepath.Join(dir, "mux.log"), done: make(chan struct{})}
+	m.sock = filepath.Join(m.spool, "mx.sock")
+	if err := copyFile(workerBin, m.worker); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(m.spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if uid >= 0 {
+		if err := os.Chown(m.spool, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"-D", "-z", m.spool, "-s", m.sock, "-f", m.worker, "-b", "10", "-c", "10"}
+	if asUser != "" {
+		args = append(args, "-U", asUser)
+	}
+	args = append(args, extra...)
+	logf, err := os.Create(m.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(muxBin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting md-multiplexor: %v", err)
+	}
+	m.pid = cmd.Process.Pid
+	go func() { m.waitErr = cmd.Wait(); close(m.done) }()
+	t.Cleanup(m.stop)
+	t.Logf("md-multiplexor (pid %d) %s", m.pid, strings.Join(args, " "))
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.Dial("unix", m.sock)
+		if err == nil {
+			c.Close()
+			return m
+		}
+		select {
+		case <-m.done:
+			t.Fatalf("md-multiplexor exited at start-up (%v); its log:\n%s", m.waitErr, m.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("md-multiplexor's socket %s did not appear within %v: %v", m.sock, startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o755)
+}
+
+// log returns what the multiplexor has logged so far.
+func (m *mux) log() string {
+	b, _ := os.ReadFile(m.logPath)
+	return string(b)
+}
+
+// stop sends SIGTERM, waits for the multiplexor to shut its workers down and
+// exit (SIGKILL at the deadline), then fails the test if any of its worker
+// processes is still alive, killing those by PID.
+func (m *mux) stop() {
+	t := m.t
+	if d := m.terminate(); d > stopTimeout {
+		t.Errorf("md-multiplexor (pid %d) did not exit within %v of SIGTERM; killed it", m.pid, stopTimeout)
+	}
+	var left []int
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left = m.workerProcs()
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("worker processes left behind after md-multiplexor exited: %v", left)
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if t.Failed() {
+		t.Logf("md-multiplexor log:\n%s", m.log())
+	}
+}
+
+// terminate sends SIGTERM (unless the multiplexor has already exited) and
+// waits for it to exit, sending SIGKILL after stopTimeout. It returns how
+// long the exit took.
+func (m *mux) terminate() time.Duration {
+	start := time.Now()
+	select {
+	case <-m.done:
+		return 0
+	default:
+	}
+	syscall.Kill(m.pid, syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(stopTimeout):
+		syscall.Kill(m.pid, syscall.SIGKILL)
+		<-m.done
+	}
+	return time.Since(start)
+}
+
+// workerProcs lists the live (not zombie) processes running this test's copy
+// of the worker program.
+func (m *mux) workerProcs() []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if m.isWorker(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// isWorker reports whether pid is a live process running this test's worker
+// program. A zombie has no exe link, so it does not count.
+func (m *mux) isWorker(pid int) bool {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil {
+		return false
+	}
+	return strings.TrimSuffix(exe, " (deleted)") == m.worker
+}
+
+// do sends one command on the privileged control socket and returns the
+// whole reply (the socket answers one command per connection).
+func (m *mux) do(cmd string) (string, error) {
+	c, err := net.Dial("unix", m.sock)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(commandTimeout))
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// must is do for the test goroutine: a transport error fails the test.
+func (m *mux) must(cmd string) string {
+	m.t.Helper()
+	r, err := m.do(cmd)
+	if err != nil {
+		m.t.Fatalf("%q: %v", cmd, err)
+	}
+	return r
+}
+
+// expect sends cmd and fails the test unless the reply is want.
+func (m *mux) expect(cmd, want string) {
+	m.t.Helper()
+	if got := m.must(cmd); got != want {
+		m.t.Errorf("%q: reply %q, want %q", cmd, got, want)
+	}
+}
+
+// async sends cmd from a goroutine; the channel yields the reply, or
+// "transport error: ..." when there was none.
+func (m *mux) async(cmd string) <-chan string {
+	ch := make(chan string, 1)
+	go func() {
+		r, err := m.do(cmd)
+		if err != nil {
+			r = "transport error: " + err.Error()
+		}
+		ch <- r
+	}()
+	return ch
+}
+
+// await receives an async reply, failing the test if none comes within d.
+func await(t *testing.T, ch <-chan string, d time.Duration, what string) string {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(d):
+		t.Fatalf("no reply to %s within %v", what, d)
+		return ""
+	}
+}
+
+// status is the parsed reply to `status` (reference §8.3.1).
+type status struct {
+	states                                   string // one of S I B K per slot
+	msgs, activations, queueSize, queued, up int
+}
+
+func (s status) count(state byte) int { return strings.Count(s.states, string(state)) }
+
+func (m *mux) status() status {
+	m.t.Helper()
+	r := m.must("status")
+	var s status
+	if _, err := fmt.Sscanf(r, "%s %d %d %d %d %d\n", &s.states, &s.msgs, &s.activations, &s.queueSize, &s.queued, &s.up); err != nil {
+		m.t.Fatalf("bad status reply %q: %v", r, err)
+	}
+	return s
+}
+
+// slot is one line of the `workers` reply (reference §8.3.2).
+type slot struct {
+	n     int
+	state byte
+	pid   int // 0 when stopped
+	line  string
+}
+
+func (m *mux) workers() []slot {
+	m.t.Helper()
+	r := m.must("workers")
+	var out []slot
+	sc := bufio.NewScanner(strings.NewReader(r))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || len(f[1]) != 1 {
+			m.t.Fatalf("bad workers line %q", sc.Text())
+		}
+		s := slot{state: f[1][0], line: sc.Text()}
+		s.n, _ = strconv.Atoi(f[0])
+		if s.state != 'S' {
+			s.pid, _ = strconv.Atoi(f[2])
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// pidsIn returns the PIDs of the slots in one of the given states.
+func pidsIn(ws []slot, states string) []int {
+	var pids []int
+	for _, w := range ws {
+		if strings.IndexByte(states, w.state) >= 0 {
+			pids = append(pids, w.pid)
+		}
+	}
+	return pids
+}
+
+// waitFor polls cond every 50 ms until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitIdle waits until at least n workers are idle and returns the slots.
+func (m *mux) waitIdle(n int, d time.Duration) []slot {
+	m.t.Helper()
+	var ws []slot
+	waitFor(m.t, d, fmt.Sprintf("%d idle workers", n), func() bool {
+		ws = m.workers()
+		return len(pidsIn(ws, "I")) >= n
+	})
+	return ws
+}
+
+// waitGone waits until pid no longer runs this test's worker program.
+func (m *mux) waitGone(pid int, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for m.isWorker(pid) {
+		if time.Now().After(deadline) {
+			return errors.New("worker pid " + strconv.Itoa(pid) + " still running after " + d.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// vmSizeKB starts the worker program directly, lets it answer one request,
+// and returns its virtual size: the base on which an RLIMIT_AS for it must be
+// set (a Go program reserves about a gigabyte of address space at start).
+func vmSizeKB(t *testing.T) int64 {
+	t.Helper()
+	cmd := exec.Command(workerBin, "-server")
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	io.WriteString(in, "ping\n")
+	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "PONG\n" {
+		t.Fatalf("testworker: ping gave %q, %v", l, err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := regexp.MustCompile(`(?m)^VmSize:\s+(\d+) kB`).FindSubmatch(b)
+	if mm == nil {
+		t.Fatalf("no VmSize in /proc/%d/status", cmd.Process.Pid)
+	}
+	kb, _ := strconv.ParseInt(string(mm[1]), 10, 64)
+	return kb
+}
