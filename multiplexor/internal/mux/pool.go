@@ -2,6 +2,7 @@ package mux
 
 import (
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -55,6 +56,10 @@ func (s *Server) setState(w *worker, st state) {
 	w.state = st
 	w.tag = ""
 	w.lastChange = s.now()
+	if st == stateIdle {
+		s.idleSeq++
+		w.idleSeq = s.idleSeq
+	}
 	s.notify("S " + itoa(w.slot) + " StateChange " + old.name() + " -> " + st.name() + "\n")
 	c := s.countLocked()
 	if st == stateBusy {
@@ -133,23 +138,29 @@ func queueIDOf(line string, typ cmdType) string {
 // findFreeWorkerLocked picks a worker for a request of type typ (§7.2),
 // starting a stopped slot when no worker is idle. It returns nil and false
 // when every slot is busy or killed, nil and true when a start failed.
+//
+// The choice among idle workers is the original's findFreeWorker exactly,
+// because it shows in workerinfo (NumRequests, NumScans) and workers
+// (last=): it walks the idle list, which putOnList keeps most recently idle
+// first, and keeps the oldest activation as the fallback. A candidate is a
+// worker whose last tracked command is typ or that has run none; a later
+// candidate in the walk replaces the current one when the current one has
+// not run typ (so among workers that ran nothing, the one idle longest
+// wins), or when it is older.
 func (s *Server) findFreeWorkerLocked(typ cmdType) (w *worker, startFailed bool) {
-	var best, oldest *worker
-	for _, c := range s.workers {
-		if c.state != stateIdle {
-			continue
-		}
-		if oldest == nil || c.seq < oldest.seq {
-			oldest = c
+	var best, same *worker
+	for _, c := range s.idleListLocked() {
+		if best == nil || c.seq < best.seq {
+			best = c
 		}
 		if c.lastCmd == typ || c.lastCmd == cmdNone {
-			if best == nil || c.seq < best.seq {
-				best = c
+			if same == nil || same.lastCmd != typ || c.seq < same.seq {
+				same = c
 			}
 		}
 	}
-	if best == nil {
-		best = oldest
+	if same != nil {
+		best = same
 	}
 	if best != nil {
 		if s.cfg.LogScheduling {
@@ -169,6 +180,21 @@ func (s *Server) findFreeWorkerLocked(typ cmdType) (w *worker, startFailed bool)
 		}
 	}
 	return nil, false
+}
+
+// idleListLocked returns the idle workers in the order of the original's
+// idle list, which putOnList keeps most recently idle first. The original
+// walks it to pick a worker, to kill idle workers on reread and on the idle
+// timer; the order shows in workerinfo and in the -O notifications.
+func (s *Server) idleListLocked() []*worker {
+	idle := make([]*worker, 0, len(s.workers))
+	for _, w := range s.workers {
+		if w.state == stateIdle {
+			idle = append(idle, w)
+		}
+	}
+	sort.Slice(idle, func(i, j int) bool { return idle[i].idleSeq > idle[j].idleSeq })
+	return idle
 }
 
 // recipokDomain is the domain the -y limit counts a recipok request under:
@@ -208,6 +234,7 @@ type waiter struct {
 	line    string
 	typ     cmdType
 	granted chan *worker // buffered 1: the worker handed over, already Busy
+	inc     uint64       // the worker's incarnation when it was handed over
 	since   time.Time
 }
 
@@ -287,7 +314,7 @@ func (s *Server) waitInQueue(q *waiter) string {
 // died in the meantime the request goes back through Do rather than fail.
 func (s *Server) runGranted(w *worker, q *waiter) string {
 	s.mu.Lock()
-	if w.state != stateBusy || w.stdin == nil || w.pending != nil {
+	if w.inc != q.inc || w.state != stateBusy || w.stdin == nil || w.pending != nil {
 		s.mu.Unlock()
 		return s.Do(q.line, true)
 	}
@@ -378,7 +405,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	outcome := "ok"
 	if m.eof {
 		outcome = "partial"
-	} else if !strings.HasPrefix(m.line, "ok") {
+	} else if strings.HasPrefix(m.line, "error:") || strings.HasPrefix(m.line, "ERR ") {
 		outcome = "error"
 	}
 	s.metrics.request(typ, outcome, s.now().Sub(c.start))
@@ -419,6 +446,7 @@ func (s *Server) checkExpiryLocked(w *worker) {
 		// without letting go of the lock: the worker goes to the waiter.
 		s.setState(w, stateIdle)
 		s.setState(w, stateBusy)
+		q.inc = w.inc
 		q.granted <- w
 		return
 	}
@@ -457,6 +485,7 @@ func (s *Server) serveQueueFromStoppedLocked() {
 		s.queue = s.queue[1:]
 		s.metrics.queueDepth(len(s.queue))
 		s.setState(slot, stateBusy)
+		q.inc = slot.inc
 		q.granted <- slot
 	}
 }

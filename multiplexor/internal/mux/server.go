@@ -31,6 +31,7 @@ type Server struct {
 	msgs           int64
 	activations    int64
 	activationSeq  int64
+	idleSeq        int64 // stamps workers as they become Idle (see worker.idleSeq)
 	generation     int
 	lastActivation time.Time
 	started        time.Time
@@ -279,16 +280,22 @@ func (s *Server) idleCheck() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	for _, w := range s.workers {
-		if w.state == stateIdle && s.cfg.MaxLifetime > 0 && !w.firstReq.IsZero() && now.Sub(w.firstReq) > s.cfg.MaxLifetime {
+	// Killed workers still count as running until they are reaped, so the
+	// kills are counted off as the original does (numAlive), or every idle
+	// worker past the timeout would go, minimum or not.
+	alive := s.countLocked().running()
+	for _, w := range s.idleListLocked() {
+		if s.cfg.MaxLifetime > 0 && !w.firstReq.IsZero() && now.Sub(w.firstReq) > s.cfg.MaxLifetime {
+			alive--
 			s.killLocked(w, "Worker has exceeded maximum lifetime of "+itoa(int(s.cfg.MaxLifetime/time.Second))+" seconds")
 		}
 	}
-	for _, w := range s.workers {
-		if s.countLocked().running() <= s.cfg.MinWorkers {
+	for _, w := range s.idleListLocked() {
+		if alive <= s.cfg.MinWorkers {
 			break
 		}
-		if w.state == stateIdle && now.Sub(w.lastChange) >= s.cfg.IdleTimeout {
+		if now.Sub(w.lastChange) >= s.cfg.IdleTimeout {
+			alive--
 			s.killLocked(w, "Idle timeout")
 		}
 	}
@@ -311,10 +318,8 @@ func (s *Server) Reread(why string) {
 	defer s.mu.Unlock()
 	s.generation++
 	s.log.Infof("Forcing reread of filter rules (%s): generation %d", why, s.generation)
-	for _, w := range s.workers {
-		if w.state == stateIdle {
-			s.killLocked(w, "New generation -- forcing reread of filter rules")
-		}
+	for _, w := range s.idleListLocked() {
+		s.killLocked(w, "New generation -- forcing reread of filter rules")
 	}
 	s.notify("R\n")
 	s.bringUpToMinLocked()
