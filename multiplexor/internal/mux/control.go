@@ -1,11 +1,12 @@
 package mux
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -92,19 +93,31 @@ var errTooLong = fmt.Errorf("mux: command longer than %d bytes", maxCommand-1)
 // at EOF without "\n" is taken whole. A line too long for the buffer returns
 // errTooLong, which the caller answers with "error: Command too long".
 func readCommand(conn net.Conn) (string, error) {
-	r := bufio.NewReaderSize(conn, maxCommand)
-	b, err := r.ReadSlice('\n')
-	switch {
-	case err == nil:
-		b = b[:len(b)-1]
-	case err == bufio.ErrBufferFull:
-		return "", errTooLong
-	case len(b) == 0:
-		return "", err
+	bp := cmdBufs.Get().(*[]byte)
+	defer cmdBufs.Put(bp)
+	buf := *bp
+	n := 0
+	for {
+		m, err := conn.Read(buf[n:])
+		if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
+			return strings.TrimSuffix(string(buf[:n+i]), "\r"), nil
+		}
+		n += m
+		if n == len(buf) {
+			return "", errTooLong
+		}
+		if err != nil {
+			if n == 0 {
+				return "", err
+			}
+			return strings.TrimSuffix(string(buf[:n]), "\r"), nil
+		}
 	}
-	line := string(b)
-	return strings.TrimSuffix(line, "\r"), nil
 }
+
+// cmdBufs recycles the control sockets' read buffers: one connection per
+// request means one buffer per request otherwise.
+var cmdBufs = sync.Pool{New: func() any { b := make([]byte, maxCommand); return &b }}
 
 // Command answers one control command, in the comparison order of the
 // original's handleCommand (§8.2). It returns the exact reply bytes; "" means

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,9 @@ type metrics struct {
 	waitHist   prometheus.Histogram
 	starts     *prometheus.CounterVec
 	exits      *prometheus.CounterVec
+
+	counters   sync.Map // requestKey -> prometheus.Counter
+	durationBy [cmdOther + 1]prometheus.Observer
 }
 
 func newMetrics(s *Server) *metrics {
@@ -55,15 +59,33 @@ func newMetrics(s *Server) *metrics {
 		Name: metricsPrefix + "worker_exits_total",
 		Help: "Worker processes reaped, by reason (exit, exit_nonzero, killed, signal, died, oom, unknown).",
 	}, []string{"reason"})
+	for t := range m.durationBy {
+		m.durationBy[t] = m.duration.WithLabelValues(cmdType(t).String())
+	}
 	m.reg.MustRegister(m.requests, m.duration, m.queueGauge, m.waitHist, m.starts, m.exits, &poolCollector{s: s})
 	return m
 }
 
+// request counts one request. The label lookups are cached, since this runs
+// for every request.
 func (m *metrics) request(t cmdType, outcome string, d time.Duration) {
-	m.requests.WithLabelValues(t.String(), outcome).Inc()
-	if d > 0 {
-		m.duration.WithLabelValues(t.String()).Observe(d.Seconds())
+	if t < 0 || t > cmdOther {
+		t = cmdOther
 	}
+	k := requestKey{t, outcome}
+	c, ok := m.counters.Load(k)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(k, m.requests.WithLabelValues(t.String(), outcome))
+	}
+	c.(prometheus.Counter).Inc()
+	if d > 0 {
+		m.durationBy[t].Observe(d.Seconds())
+	}
+}
+
+type requestKey struct {
+	t       cmdType
+	outcome string
 }
 
 func (m *metrics) queueDepth(n int)           { m.queueGauge.Set(float64(n)) }
