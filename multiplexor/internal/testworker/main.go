@@ -16,6 +16,8 @@
 // mimedefang.pl does):
 //
 //	ping                 PONG
+//	map NAME KEY         OK pct(NAME:KEY); NOTFOUND for the map "missing";
+//	                     the map "crash" crashes
 //	echo X...            ok X... (the rest of the line, as sent)
 //	pid                  ok <pid of this process>
 //	sleep MS             sleeps MS milliseconds, then ok slept
@@ -209,6 +211,17 @@ func (w *worker) handle(line string) {
 		}
 	case "tick":
 		reply("tock " + arg(1))
+	case "map":
+		// map NAME KEY: a SOCKETMAP lookup. The map "missing" finds nothing,
+		// the map "crash" crashes, every other map answers OK <name>:<key>.
+		switch arg(1) {
+		case "missing":
+			reply("NOTFOUND ")
+		case "crash":
+			w.fault("crash")
+		default:
+			reply("OK " + proto.Encode(arg(1)+":"+arg(2)))
+		}
 	default:
 		reply("error: Unknown command")
 	}
