@@ -1,8 +1,9 @@
 package mux
 
 import (
+	"cmp"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +61,9 @@ func (s *Server) setState(w *worker, st state) {
 		s.idleSeq++
 		w.idleSeq = s.idleSeq
 	}
-	s.notify("S " + itoa(w.slot) + " StateChange " + old.name() + " -> " + st.name() + "\n")
+	if s.notifier != nil {
+		s.notify("S " + itoa(w.slot) + " StateChange " + old.name() + " -> " + st.name() + "\n")
+	}
 	c := s.countLocked()
 	if st == stateBusy {
 		if c.busy >= 1 && c.busy <= len(s.histo) {
@@ -70,7 +73,7 @@ func (s *Server) setState(w *worker, st state) {
 			w.firstReq = w.lastChange
 		}
 	}
-	if free := c.free(); free != freeBefore {
+	if free := c.free(); free != freeBefore && s.notifier != nil {
 		s.notify("F " + itoa(free) + "\n")
 		if freeBefore == 0 {
 			s.notify("Y\n")
@@ -87,10 +90,9 @@ func (s *Server) setTag(w *worker, tag string) {
 		tag = tag[:63]
 	}
 	w.tag = tag
-	if len(tag) > 200 {
-		tag = tag[:200]
+	if s.notifier != nil {
+		s.notify("S " + itoa(w.slot) + " " + tag + "\n")
 	}
-	s.notify("S " + itoa(w.slot) + " " + tag + "\n")
 }
 
 // tagFromCommand is the tag set at dispatch: the request up to its second
@@ -117,7 +119,6 @@ func tagFromCommand(line string) string {
 // queueIDOf extracts the queue ID a request carries, for log lines: scan,
 // senderok and recipok set it; other requests clear it (§6.6).
 func queueIDOf(line string, typ cmdType) string {
-	f := strings.Fields(line)
 	var i int
 	switch typ {
 	case cmdScan:
@@ -129,8 +130,11 @@ func queueIDOf(line string, typ cmdType) string {
 	default:
 		return ""
 	}
-	if i < len(f) {
-		return proto.Decode(f[i])
+	for f := range strings.FieldsSeq(line) {
+		if i == 0 {
+			return proto.Decode(f)
+		}
+		i--
 	}
 	return ""
 }
@@ -186,14 +190,16 @@ func (s *Server) findFreeWorkerLocked(typ cmdType) (w *worker, startFailed bool)
 // idle list, which putOnList keeps most recently idle first. The original
 // walks it to pick a worker, to kill idle workers on reread and on the idle
 // timer; the order shows in workerinfo and in the -O notifications.
+// The slice is reused: it is valid until the next call, under s.mu.
 func (s *Server) idleListLocked() []*worker {
-	idle := make([]*worker, 0, len(s.workers))
+	idle := s.idleBuf[:0]
 	for _, w := range s.workers {
 		if w.state == stateIdle {
 			idle = append(idle, w)
 		}
 	}
-	sort.Slice(idle, func(i, j int) bool { return idle[i].idleSeq > idle[j].idleSeq })
+	slices.SortFunc(idle, func(a, b *worker) int { return cmp.Compare(b.idleSeq, a.idleSeq) })
+	s.idleBuf = idle
 	return idle
 }
 

@@ -32,6 +32,7 @@ type Server struct {
 	activations    int64
 	activationSeq  int64
 	idleSeq        int64 // stamps workers as they become Idle (see worker.idleSeq)
+	idleBuf        []*worker
 	generation     int
 	lastActivation time.Time
 	started        time.Time
