@@ -2,9 +2,11 @@ package mux
 
 import (
 	"cmp"
+	"errors"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mdgo/md/proto"
@@ -165,6 +167,11 @@ func (s *Server) findFreeWorkerLocked(typ cmdType) (w *worker, startFailed bool)
 	}
 	if same != nil {
 		best = same
+	}
+	if best != nil && best.hasUnreadOutput() {
+		s.log.Errorf("Worker %d (pid %d) wrote output nobody asked for; killing it", best.slot, best.pid)
+		s.killLocked(best, "Worker wrote output nobody asked for")
+		return s.findFreeWorkerLocked(typ)
 	}
 	if best != nil {
 		if s.cfg.LogScheduling {
@@ -334,10 +341,11 @@ func (s *Server) run(w *worker, line string, typ cmdType) string {
 	return s.runBusy(w, line, typ)
 }
 
-// runBusy sends the request to a worker already marked Busy and waits for its
-// reply. Called with mu held; returns with it released.
+// runBusy sends the request to a worker already marked Busy and reads its
+// reply itself, with the busy timeout as the read deadline. Called with mu
+// held; returns with it released.
 func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
-	c := &call{line: line, typ: typ, qid: queueIDOf(line, typ), start: s.now(), reply: make(chan replyMsg, 1)}
+	c := &call{line: line, typ: typ, qid: queueIDOf(line, typ), start: s.now()}
 	w.pending = c
 	w.curCmd = typ
 	w.qid = c.qid
@@ -345,54 +353,54 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 		w.lastCmd = typ
 	}
 	s.setTag(w, tagFromCommand(line))
-	stdin := w.stdin
+	stdin, out, rd := w.stdin, w.stdout, w.rd
 	inc := w.inc
 	if typ == cmdScan {
 		s.stats.event(s, "StartFilter", w.slot, "")
 	}
 	s.mu.Unlock()
 
+	if out == nil {
+		return s.writeFailed(w, inc, c, errWorkerGone)
+	}
 	if err := writeWithDeadline(stdin, line, s.cfg.ClientTimeout); err != nil {
-		s.mu.Lock()
-		if w.inc == inc && w.pending == c {
-			w.pending = nil
-		}
-		s.log.Errorf("%sError writing to worker %d: %v", qidPrefix(c.qid), w.slot, err)
-		s.finishLocked(w, inc, c, false)
-		if w.inc == inc {
-			s.killLocked(w, "Error talking to worker")
-		}
-		s.mu.Unlock()
-		s.metrics.request(typ, "error", s.now().Sub(c.start))
-		return replyTalkError
+		return s.writeFailed(w, inc, c, err)
 	}
-
-	t := time.NewTimer(s.cfg.BusyTimeout)
-	defer t.Stop()
-	var m replyMsg
-	select {
-	case m = <-c.reply:
-	case <-t.C:
-		s.mu.Lock()
-		if w.inc == inc && w.pending == c {
-			w.pending = nil
-			busy := s.countLocked().busy
-			s.finishLocked(w, inc, c, false)
-			s.notify("B\n")
-			s.log.Errorf("%sWorker %d (pid %d) timed out after %v on %q", qidPrefix(c.qid), w.slot, w.pid, s.cfg.BusyTimeout, trimForLog(tagFromCommand(line)))
-			s.killLocked(w, "Busy timeout")
-			s.mu.Unlock()
-			s.metrics.request(typ, "timeout", s.now().Sub(c.start))
-			if busy > 3 {
-				return replyTimeoutLoaded
-			}
-			return replyTimeout
-		}
-		s.mu.Unlock()
-		m = <-c.reply // the reply raced the timer
-	}
+	out.SetReadDeadline(time.Now().Add(s.cfg.BusyTimeout))
+	m, kill, err := readReply(rd)
 
 	s.mu.Lock()
+	current := w.inc == inc && w.pending == c
+	if current {
+		w.pending = nil
+	}
+	if err != nil {
+		// No reply within the busy timeout.
+		busy := s.countLocked().busy
+		s.finishLocked(w, inc, c, false)
+		s.notify("B\n")
+		s.log.Errorf("%sWorker %d (pid %d) timed out after %v on %q", qidPrefix(c.qid), w.slot, w.pid, s.cfg.BusyTimeout, trimForLog(tagFromCommand(line)))
+		if current {
+			s.killLocked(w, "Busy timeout")
+		}
+		s.releaseStdoutLocked(w, inc, out)
+		s.mu.Unlock()
+		s.metrics.request(typ, "timeout", s.now().Sub(c.start))
+		if busy > 3 {
+			return replyTimeoutLoaded
+		}
+		return replyTimeout
+	}
+	if m.eof && current && w.state != stateKilled && w.state != stateStopped {
+		// The process closed stdout: it is dying. Do not hand it more work.
+		w.closeStdin()
+		s.setState(w, stateKilled)
+		s.armNuke(w, killDelay)
+	}
+	if kill != "" && current {
+		s.log.Errorf("%s%s (worker %d, pid %d)", qidPrefix(c.qid), kill, w.slot, w.pid)
+		s.killLocked(w, kill)
+	}
 	if m.eof && m.line == "" {
 		if w.oom {
 			s.log.Errorf("%sWorker %d ran out of memory -- possible DoS attack due to complex MIME?", qidPrefix(c.qid), w.slot)
@@ -402,11 +410,13 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 			s.log.Errorf("%sWorker %d died prematurely -- check your filter rules and use the '-l' flag on mimedefang-multiplexor to see Perl error messages", qidPrefix(c.qid), w.slot)
 		}
 		s.finishLocked(w, inc, c, false)
+		s.releaseStdoutLocked(w, inc, out)
 		s.mu.Unlock()
 		s.metrics.request(typ, "no_response", s.now().Sub(c.start))
 		return replyNoResponse
 	}
 	s.finishLocked(w, inc, c, true)
+	s.releaseStdoutLocked(w, inc, out)
 	s.mu.Unlock()
 	outcome := "ok"
 	if m.eof {
@@ -416,6 +426,39 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	}
 	s.metrics.request(typ, outcome, s.now().Sub(c.start))
 	return m.line
+}
+
+// releaseStdoutLocked closes the stdout a request read from if its worker
+// process is gone or going: the reaper leaves it to the request.
+func (s *Server) releaseStdoutLocked(w *worker, inc uint64, out *os.File) {
+	if w.inc != inc || w.stdout != out || w.state == stateStopped {
+		out.Close()
+	}
+}
+
+// writeFailed handles a request that could not be written to its worker.
+// The worker never saw the request, so it is safe to try another worker:
+// a worker that died while idle must not fail the message.
+func (s *Server) writeFailed(w *worker, inc uint64, c *call, err error) string {
+	s.mu.Lock()
+	if w.inc == inc && w.pending == c {
+		w.pending = nil
+	}
+	s.log.Errorf("%sError writing to worker %d: %v", qidPrefix(c.qid), w.slot, err)
+	if w.inc == inc {
+		w.curCmd = cmdNone
+		s.killLocked(w, "Error talking to worker")
+	}
+	retry := errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) || err == errWorkerGone
+	s.mu.Unlock()
+	if retry {
+		return s.Do(c.line, true)
+	}
+	s.mu.Lock()
+	s.finishLocked(w, inc, c, false)
+	s.mu.Unlock()
+	s.metrics.request(c.typ, "error", s.now().Sub(c.start))
+	return replyTalkError
 }
 
 // finishLocked does the bookkeeping when a request ends, however it ended:

@@ -38,7 +38,7 @@ var (
 	killDelay = 10 * time.Second // SIGTERM -> SIGKILL
 )
 
-// replyMsg is what a worker's stdout reader hands to the waiting request.
+// replyMsg is what a request read from its worker's stdout.
 type replyMsg struct {
 	line string // the line with its "\n", or a partial line at EOF
 	eof  bool   // stdout closed (line holds any partial bytes)
@@ -50,7 +50,6 @@ type call struct {
 	typ   cmdType
 	qid   string
 	start time.Time
-	reply chan replyMsg // buffered 1
 }
 
 // worker is one slot of the pool. Fields are guarded by Server.mu. inc counts
@@ -64,6 +63,9 @@ type worker struct {
 	proc        *os.Process
 	pid         int
 	stdin       *os.File
+	stdout      *os.File        // read only by the goroutine that holds the worker Busy
+	stdoutRaw   syscall.RawConn // for the FIONREAD check of an idle worker
+	rd          *bufio.Reader   // over stdout; empty between requests
 	gen         int
 	numRequests int
 	numScans    int
@@ -142,6 +144,9 @@ func (s *Server) activateLocked(w *worker, reason string) error {
 	w.proc = cmd.Process
 	w.pid = cmd.Process.Pid
 	w.stdin = inW
+	w.stdout = outR
+	w.stdoutRaw, _ = outR.SyscallConn()
+	w.rd = bufio.NewReaderSize(outR, maxReplyLine)
 	w.gen = s.generation
 	w.numRequests, w.numScans = 0, 0
 	w.oom, w.killedByUs = false, false
@@ -160,13 +165,11 @@ func (s *Server) activateLocked(w *worker, reason string) error {
 	s.setState(w, stateIdle)
 	s.metrics.workerStarted(reason)
 
-	stdoutDone := make(chan struct{})
-	go func() { s.readStdout(w, inc, outR); close(stdoutDone) }()
 	go s.readStderr(w, inc, errR)
 	if stR != nil {
 		go s.readStatus(w, inc, stR)
 	}
-	go s.reap(w, inc, cmd, stdoutDone)
+	go s.reap(w, inc, cmd)
 
 	if s.cfg.LogEvents {
 		s.log.Infof("Starting worker %d (pid %d) (%d running): %s", w.slot, w.pid, s.countLocked().running(), reason)
@@ -214,60 +217,49 @@ func (s *Server) applyLimits(slot, pid int) {
 // maxReplyLine is the longest reply line the original reads (4095 bytes + LF).
 const maxReplyLine = 4096
 
-// readStdout reads reply lines from one worker process. A line that arrives
-// when no request is outstanding is output nobody asked for: the worker is out
-// of step and is killed. A worker that writes half a line blocks only this
-// goroutine; the request's busy timeout kills it.
-func (s *Server) readStdout(w *worker, inc uint64, f *os.File) {
-	defer f.Close()
-	r := bufio.NewReaderSize(f, maxReplyLine)
-	for {
-		b, err := r.ReadSlice('\n')
-		switch {
-		case err == nil && r.Buffered() > 0:
-			// More bytes came with the reply: the worker wrote more than one
-			// line. Take the first as the reply; the worker is out of step.
-			s.deliver(w, inc, replyMsg{line: string(b)}, "Worker wrote more than one line per request")
-			return
-		case err == nil:
-			s.deliver(w, inc, replyMsg{line: string(b)}, "")
-		case errors.Is(err, bufio.ErrBufferFull):
-			s.deliver(w, inc, replyMsg{line: string(b[:maxReplyLine-1])}, "reply line longer than 4095 bytes")
-			return
-		default:
-			s.deliver(w, inc, replyMsg{line: string(b), eof: true}, "")
-			return
-		}
+// readReply reads one reply line from a worker's stdout, the way the original
+// does (at most 4095 bytes and the "\n"). kill, when not empty, says why the
+// worker must be killed after this reply: it wrote more than one line, or a
+// line too long, so it is out of step. err is the read error when there is no
+// reply at all (the busy deadline passed).
+func readReply(rd *bufio.Reader) (m replyMsg, kill string, err error) {
+	b, err := rd.ReadSlice('\n')
+	switch {
+	case err == nil && rd.Buffered() > 0:
+		// More bytes came with the reply: take the first line as the
+		// reply, as the original does; the worker is out of step.
+		return replyMsg{line: string(b)}, "Worker wrote more than one line per request", nil
+	case err == nil:
+		return replyMsg{line: string(b)}, "", nil
+	case errors.Is(err, bufio.ErrBufferFull):
+		return replyMsg{line: string(b[:maxReplyLine-1])}, "Worker wrote a reply line longer than 4095 bytes", nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return replyMsg{}, "", err
+	default:
+		return replyMsg{line: string(b), eof: true}, "", nil
 	}
 }
 
-// deliver hands a reply to the outstanding request, or deals with output that
-// nobody asked for. kill, when not empty, is a reason to kill the worker after
-// delivering.
-func (s *Server) deliver(w *worker, inc uint64, m replyMsg, kill string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if w.inc != inc {
-		return
+// hasUnreadOutput reports whether an idle worker wrote something nobody asked
+// for: such a worker is out of step, and its next reply would be that output.
+func (w *worker) hasUnreadOutput() bool {
+	if w.stdoutRaw == nil {
+		return false
 	}
-	c := w.pending
-	if c != nil {
-		w.pending = nil
-		c.reply <- m
-	} else if !m.eof && w.state != stateKilled {
-		s.log.Errorf("%sWorker %d (pid %d) wrote output nobody asked for: %q", qidPrefix(w.qid), w.slot, w.pid, trimForLog(m.line))
-		kill = "Worker wrote output nobody asked for"
+	n := 0
+	w.stdoutRaw.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
+	})
+	return n > 0
+}
+
+// closeStdoutLocked closes a worker's stdout unless a request is still
+// reading it (then that request closes it when done).
+func (w *worker) closeStdoutLocked() {
+	if w.stdout != nil && w.pending == nil {
+		w.stdout.Close()
 	}
-	if m.eof && w.state != stateKilled && w.state != stateStopped {
-		// The process closed stdout: it is dying. Do not hand it more work.
-		w.closeStdin()
-		s.setState(w, stateKilled)
-		s.armNuke(w, killDelay)
-		return
-	}
-	if kill != "" && w.state != stateKilled && w.state != stateStopped {
-		s.killLocked(w, kill)
-	}
+	w.stdout, w.stdoutRaw, w.rd = nil, nil, nil
 }
 
 func trimForLog(s string) string {
@@ -336,15 +328,10 @@ func (s *Server) readStatus(w *worker, inc uint64, f *os.File) {
 }
 
 // reap waits for a worker process to exit and returns its slot to Stopped.
-func (s *Server) reap(w *worker, inc uint64, cmd *exec.Cmd, stdoutDone <-chan struct{}) {
+// A request still reading the worker's stdout keeps it: what the worker wrote
+// before it exited is still in the pipe, and is its reply.
+func (s *Server) reap(w *worker, inc uint64, cmd *exec.Cmd) {
 	err := cmd.Wait()
-	// What the worker wrote before it exited may still be in the pipe: let
-	// the stdout reader deliver it first, so a last reply is not lost. The
-	// bound covers a child of the worker that keeps stdout open.
-	select {
-	case <-stdoutDone:
-	case <-time.After(time.Second):
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w.inc != inc {
@@ -390,10 +377,8 @@ func (s *Server) reap(w *worker, inc uint64, cmd *exec.Cmd, stdoutDone <-chan st
 		}
 	}
 	s.metrics.workerExited(reason)
-	if c := w.pending; c != nil {
-		w.pending = nil
-		c.reply <- replyMsg{eof: true}
-	}
+	w.closeStdoutLocked()
+	w.pending = nil
 	w.closeStdin()
 	w.proc = nil
 	w.pid = 0

@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"bufio"
 	"bytes"
 	"os"
 	"testing"
@@ -9,7 +10,8 @@ import (
 
 // FuzzWorkerOutput feeds arbitrary bytes as a busy worker's stdout and checks
 // that the request gets exactly the first line (as the original reads it),
-// and that nothing panics, whatever the worker writes after it.
+// that a worker writing more than that is marked out of step, and that
+// nothing panics.
 func FuzzWorkerOutput(f *testing.F) {
 	for _, seed := range []string{
 		"ok 1 ok 250 2.1.0 0\n", "ok\n", "ok\nok\n", "PONG\n", "", "ok hal",
@@ -18,22 +20,16 @@ func FuzzWorkerOutput(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := newTestServer(t, nil)
-		w := s.workers[0]
-		w.inc, w.state = 1, stateBusy
-		c := &call{line: "ping\n", typ: cmdOther, reply: make(chan replyMsg, 1)}
-		w.pending = c
 		r, wr, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer r.Close()
 		go func() { wr.Write(data); wr.Close() }()
-		s.readStdout(w, 1, r)
-		var m replyMsg
-		select {
-		case m = <-c.reply:
-		case <-time.After(5 * time.Second):
-			t.Fatal("no reply delivered")
+		r.SetReadDeadline(time.Now().Add(5 * time.Second))
+		m, kill, err := readReply(bufio.NewReaderSize(r, maxReplyLine))
+		if err != nil {
+			t.Fatalf("readReply: %v", err)
 		}
 		nl := bytes.IndexByte(data, '\n')
 		switch {
@@ -41,9 +37,14 @@ func FuzzWorkerOutput(f *testing.F) {
 			if m.eof || m.line != string(data[:nl+1]) {
 				t.Fatalf("reply = %+v, want the first line %q", m, data[:nl+1])
 			}
+			if nl+1 < len(data) && kill == "" && len(data) <= maxReplyLine {
+				// Everything the worker wrote came in one read here, so the
+				// extra bytes were seen with the reply.
+				t.Fatalf("reply %q followed by %q did not mark the worker out of step", data[:nl+1], data[nl+1:])
+			}
 		case len(data) >= maxReplyLine:
-			if m.line != string(data[:maxReplyLine-1]) {
-				t.Fatalf("overlong reply = %d bytes, want the first %d", len(m.line), maxReplyLine-1)
+			if m.line != string(data[:maxReplyLine-1]) || kill == "" {
+				t.Fatalf("overlong reply = %d bytes (kill %q), want the first %d and a kill", len(m.line), kill, maxReplyLine-1)
 			}
 		default:
 			if !m.eof || m.line != string(data) {
