@@ -68,21 +68,28 @@ workerinfo n      -- Display information about a particular worker
 func (s *Server) serveControl(conn net.Conn, privileged bool) {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(s.cfg.ClientTimeout))
-	line, err := readCommand(conn)
-	var reply string
-	switch {
-	case err == errTooLong:
-		reply = replyTooLong
-	case err != nil:
-		return
-	default:
-		reply = s.Command(line, privileged)
-	}
-	if reply == "" {
+	reply, ok := s.answer(conn.Read, privileged)
+	if !ok || reply == "" {
 		return
 	}
 	conn.SetWriteDeadline(time.Now().Add(s.cfg.ClientTimeout))
 	conn.Write([]byte(reply))
+}
+
+// answer reads one command with read and returns the reply; ok is false when
+// the client went away or timed out before sending a command.
+func (s *Server) answer(read func([]byte) (int, error), privileged bool) (reply string, ok bool) {
+	line, err := readCommand(read)
+	switch {
+	case err == errTooLong:
+		// Read the rest of the line first: closing with unread input would
+		// reset the connection and lose the reply.
+		drainLine(read)
+		return replyTooLong, true
+	case err != nil:
+		return "", false
+	}
+	return s.Command(line, privileged), true
 }
 
 // errTooLong marks a command line that did not fit the read buffer.
@@ -92,13 +99,16 @@ var errTooLong = fmt.Errorf("mux: command longer than %d bytes", maxCommand-1)
 // returns the line without it and without one trailing "\r". A line that ends
 // at EOF without "\n" is taken whole. A line too long for the buffer returns
 // errTooLong, which the caller answers with "error: Command too long".
-func readCommand(conn net.Conn) (string, error) {
+func readCommand(read func([]byte) (int, error)) (string, error) {
 	bp := cmdBufs.Get().(*[]byte)
 	defer cmdBufs.Put(bp)
 	buf := *bp
 	n := 0
 	for {
-		m, err := conn.Read(buf[n:])
+		m, err := read(buf[n:])
+		if m < 0 {
+			m = 0
+		}
 		if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
 			return strings.TrimSuffix(string(buf[:n+i]), "\r"), nil
 		}
@@ -111,6 +121,18 @@ func readCommand(conn net.Conn) (string, error) {
 				return "", err
 			}
 			return strings.TrimSuffix(string(buf[:n]), "\r"), nil
+		}
+	}
+}
+
+// drainLine reads and discards input up to and including the next "\n".
+func drainLine(read func([]byte) (int, error)) {
+	bp := cmdBufs.Get().(*[]byte)
+	defer cmdBufs.Put(bp)
+	for {
+		n, err := read(*bp)
+		if (n > 0 && bytes.IndexByte((*bp)[:n], '\n') >= 0) || err != nil {
+			return
 		}
 	}
 }

@@ -107,12 +107,19 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	}
 	defer s.stats.close()
 
-	priv, err := listenSpec(s.cfg.Socket, sockUmask)
+	network, path, err := parseSocketSpec(s.cfg.Socket)
+	if err == nil && network != "unix" {
+		err = fmt.Errorf("mux: the control socket (-s) must be a UNIX-domain socket, not %q", s.cfg.Socket)
+	}
+	if err != nil {
+		return err
+	}
+	priv, err := listenUnixRaw(path, sockUmask)
 	if err != nil {
 		return err
 	}
 	s.listeners = append(s.listeners, priv)
-	go s.acceptLoop(priv, func(c net.Conn) { s.serveControl(c, true) })
+	go s.acceptRaw(priv, true)
 	if s.cfg.UnprivSocket != "" {
 		l, err := listenSpec(s.cfg.UnprivSocket, 0)
 		if err != nil {
@@ -256,8 +263,8 @@ func (s *Server) acceptLoop(l net.Listener, serve func(net.Conn)) {
 func (s *Server) closeListeners() {
 	for _, l := range s.listeners {
 		l.Close()
-		if ul, ok := l.(*net.UnixListener); ok {
-			os.Remove(ul.Addr().String())
+		if a, ok := l.Addr().(*net.UnixAddr); ok {
+			os.Remove(a.Name)
 		}
 	}
 	s.listeners = nil
