@@ -265,7 +265,7 @@ func TestCrashWithQueue(t *testing.T) {
 	t.Parallel()
 	m := startMux(t, "-m", "1", "-x", "1", "-w", "1", "-q", "4", "-Q", "20")
 	m.waitIdle(1, 10*time.Second)
-	c := m.async("crash 300")
+	c := m.async("crash 1500") // long enough to queue three requests behind it, even under -race
 	waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	var qs []<-chan string
 	for i := 0; i < 3; i++ {

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mdgo/md/proto"
+	"golang.org/x/sys/unix"
 )
 
 // The multiplexor's own error replies (§7.6, §8.5).
@@ -353,7 +355,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 		w.lastCmd = typ
 	}
 	s.setTag(w, tagFromCommand(line))
-	stdin, out, rd := w.stdin, w.stdout, w.rd
+	stdin, stdinRaw, out, rd := w.stdin, w.stdinRaw, w.stdout, w.rd
 	inc := w.inc
 	if typ == cmdScan {
 		s.stats.event(s, "StartFilter", w.slot, "")
@@ -363,7 +365,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	if out == nil {
 		return s.writeFailed(w, inc, c, errWorkerGone)
 	}
-	if err := writeWithDeadline(stdin, line, s.cfg.ClientTimeout); err != nil {
+	if err := writeWithDeadline(stdin, stdinRaw, line, s.cfg.ClientTimeout); err != nil {
 		return s.writeFailed(w, inc, c, err)
 	}
 	out.SetReadDeadline(time.Now().Add(s.cfg.BusyTimeout))
@@ -539,13 +541,31 @@ func (s *Server) serveQueueFromStoppedLocked() {
 	}
 }
 
-func writeWithDeadline(f *os.File, line string, d time.Duration) error {
-	if f == nil {
+// writeWithDeadline writes a request to a worker's stdin. An idle worker has
+// read everything it was sent, so the line goes into an empty pipe at once:
+// the first, direct write costs no timer. Only if that does not take the whole
+// line does the rest wait, for at most d.
+func writeWithDeadline(f *os.File, rc syscall.RawConn, line string, d time.Duration) error {
+	if f == nil || rc == nil {
 		return errWorkerGone
+	}
+	n := 0
+	var werr error
+	if err := rc.Control(func(fd uintptr) { n, werr = unix.Write(int(fd), unsafe.Slice(unsafe.StringData(line), len(line))) }); err != nil {
+		return err
+	}
+	switch {
+	case werr == nil && n == len(line):
+		return nil
+	case werr != nil && werr != unix.EAGAIN && werr != unix.EINTR:
+		return werr
+	}
+	if n < 0 {
+		n = 0
 	}
 	if err := f.SetWriteDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
-	_, err := f.WriteString(line)
+	_, err := f.WriteString(line[n:])
 	return err
 }

@@ -63,6 +63,7 @@ type worker struct {
 	proc        *os.Process
 	pid         int
 	stdin       *os.File
+	stdinRaw    syscall.RawConn
 	stdout      *os.File        // read only by the goroutine that holds the worker Busy
 	stdoutRaw   syscall.RawConn // for the FIONREAD check of an idle worker
 	rd          *bufio.Reader   // over stdout; empty between requests
@@ -144,6 +145,7 @@ func (s *Server) activateLocked(w *worker, reason string) error {
 	w.proc = cmd.Process
 	w.pid = cmd.Process.Pid
 	w.stdin = inW
+	w.stdinRaw, _ = inW.SyscallConn()
 	w.stdout = outR
 	w.stdoutRaw, _ = outR.SyscallConn()
 	w.rd = bufio.NewReaderSize(outR, maxReplyLine)
@@ -273,7 +275,7 @@ func trimForLog(s string) string {
 func (w *worker) closeStdin() {
 	if w.stdin != nil {
 		w.stdin.Close()
-		w.stdin = nil
+		w.stdin, w.stdinRaw = nil, nil
 	}
 }
 
