@@ -165,22 +165,6 @@ func (s *Server) Command(cmd string, privileged bool) string {
 		return s.workerReport(false)
 	case "busyslaves", "busyworkers":
 		return s.workerReport(true)
-	case "load":
-		return s.loadReply(cmdScan)
-	case "load-relayok":
-		return s.loadReply(cmdRelayok)
-	case "load-senderok":
-		return s.loadReply(cmdSenderok)
-	case "load-recipok":
-		return s.loadReply(cmdRecipok)
-	case "hload":
-		return s.hourlyReply(cmdScan)
-	case "hload-relayok":
-		return s.hourlyReply(cmdRelayok)
-	case "hload-senderok":
-		return s.hourlyReply(cmdSenderok)
-	case "hload-recipok":
-		return s.hourlyReply(cmdRecipok)
 	case "histo":
 		return s.histoReply()
 	case "msgs":
@@ -189,6 +173,12 @@ func (s *Server) Command(cmd string, privileged bool) string {
 		return strconv.FormatInt(s.msgs, 10) + "\n"
 	case "foo_no_such_command":
 		return "error: Unknown command\n"
+	}
+	if t, ok := loadCommands[cmd]; ok {
+		return s.loadReply(t)
+	}
+	if t, ok := loadCommands[strings.TrimPrefix(cmd, "h")]; ok && cmd[0] == 'h' {
+		return s.hourlyReply(t)
 	}
 	if rest, ok := strings.CutPrefix(cmd, "load1 "); ok {
 		return s.load1Reply(rest)
@@ -211,6 +201,12 @@ func (s *Server) Command(cmd string, privileged bool) string {
 	}
 	// scan and everything else go to a worker, with the "\n" put back.
 	return s.Do(cmd+"\n", true)
+}
+
+// loadCommands maps load and load-* to the command type they report; the
+// same names with an h in front are the hourly figures.
+var loadCommands = map[string]cmdType{
+	"load": cmdScan, "load-relayok": cmdRelayok, "load-senderok": cmdSenderok, "load-recipok": cmdRecipok,
 }
 
 func (s *Server) uptime() int64 { return int64(s.now().Sub(s.started) / time.Second) }

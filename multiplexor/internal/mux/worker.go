@@ -414,26 +414,20 @@ func (s *Server) killLocked(w *worker, reason string) {
 	if wasBusy {
 		s.armNuke(w, killDelay)
 	} else {
-		inc := w.inc
-		time.AfterFunc(termDelay, func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if w.inc != inc || w.proc == nil {
-				return
-			}
-			if s.cfg.LogEvents {
-				s.log.Infof("Worker %d (pid %d) taking too long to exit; sending SIGTERM", w.slot, w.pid)
-			}
-			w.proc.Signal(syscall.SIGCONT)
-			w.proc.Signal(syscall.SIGTERM)
-			s.armNuke(w, killDelay)
-		})
+		s.signalLater(w, termDelay, syscall.SIGTERM, "taking too long to exit; sending SIGTERM", func() { s.armNuke(w, killDelay) })
 	}
 	s.stats.event(s, "KillWorker", w.slot, fmt.Sprintf("req=%d age=%d reason=%q", w.numRequests, secondsSince(now, w.activated), reason))
 }
 
 // armNuke sends SIGKILL after d unless the process has been reaped by then.
 func (s *Server) armNuke(w *worker, d time.Duration) {
+	s.signalLater(w, d, syscall.SIGKILL, "taking way too long to exit; sending SIGKILL", nil)
+}
+
+// signalLater sends SIGCONT and sig to the worker's current process after d,
+// unless it has been reaped by then, logging why; then, under the lock, runs
+// next (if not nil).
+func (s *Server) signalLater(w *worker, d time.Duration, sig syscall.Signal, why string, next func()) {
 	inc := w.inc
 	time.AfterFunc(d, func() {
 		s.mu.Lock()
@@ -442,10 +436,13 @@ func (s *Server) armNuke(w *worker, d time.Duration) {
 			return
 		}
 		if s.cfg.LogEvents {
-			s.log.Infof("Worker %d (pid %d) taking way too long to exit; sending SIGKILL", w.slot, w.pid)
+			s.log.Infof("Worker %d (pid %d) %s", w.slot, w.pid, why)
 		}
 		w.proc.Signal(syscall.SIGCONT)
-		w.proc.Signal(syscall.SIGKILL)
+		w.proc.Signal(sig)
+		if next != nil {
+			next()
+		}
 	})
 }
 
