@@ -29,8 +29,13 @@ integration: build
 	cd integration && MD_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 20m ./...
 
 # Short fuzzing of every parser that reads another process's bytes.
+FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl
+FUZZTIME  ?= 20s
 fuzz:
-	cd proto && for f in $$($(GO) test -list 'Fuzz.*' . | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=20s . || exit 1; done
+	@for mp in $(FUZZ_PKGS); do m=$${mp%%:*}; p=$${mp#*:}; \
+	  for f in $$(cd $$m && $(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+	    echo "== $$m $$p $$f"; (cd $$m && $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$(FUZZTIME) -parallel=2 $$p) || exit 1; \
+	  done; done
 
 bench: build
 	bash bench/run.sh
