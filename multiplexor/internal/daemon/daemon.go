@@ -144,6 +144,17 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "md-multiplexor has no embedded Perl interpreter.  Ignoring -E flag.")
 	}
 	fdStr := os.Getenv(readyFDEnv)
+	if fdStr == "" {
+		// Bad options are refused before anything is created or started,
+		// in the foreground, as the original does while parsing them: no
+		// pid file is left behind, and the error is not masked by a later
+		// one (a lock file the user may not create).
+		check := cfg
+		if err := check.Normalize(); err != nil {
+			fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
+			return 1
+		}
+	}
 	if !cfg.Foreground && fdStr == "" {
 		return background(stderr)
 	}
@@ -172,7 +183,9 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	}
 	var pidFile *os.File
 	if cfg.PidFile != "" {
-		if pidFile, err = os.OpenFile(cfg.PidFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+		// Not truncated until the lock is ours: a second copy refused by
+		// the lock must not empty the running copy's pid file.
+		if pidFile, err = os.OpenFile(cfg.PidFile, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
 			return fail(fmt.Errorf("cannot open pid file: %w", err))
 		}
 	}
@@ -197,6 +210,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	ctx := context.Background()
 	err = srv.Run(ctx, func() {
 		if pidFile != nil {
+			pidFile.Truncate(0)
 			fmt.Fprintf(pidFile, "%d\n", os.Getpid())
 			pidFile.Close()
 		}

@@ -40,7 +40,9 @@
 //	                     milliseconds (so the tag can be seen while busy),
 //	                     replies ok
 //	relayok, helook, senderok, recipok ...
-//	                     ok 1 ok 250 2.1.0 0
+//	                     ok 1 ok 250 2.1.0 0; a recipok whose recipient's
+//	                     local part is slowMS (<slow1500@example.com>)
+//	                     first sleeps MS milliseconds
 //	scan QID DIR         CRASH, HANG, GARBAGE or HALF as QID behave like the
 //	                     commands above; any other QID: ok
 //	tick N               tock N
@@ -201,6 +203,12 @@ func (w *worker) handle(line string) {
 		sleepMS(arg(2))
 		reply("ok")
 	case "relayok", "helook", "senderok", "recipok":
+		if cmd == "recipok" {
+			local, _, _ := strings.Cut(strings.TrimPrefix(arg(1), "<"), "@")
+			if ms, ok := strings.CutPrefix(strings.ToLower(local), "slow"); ok {
+				sleepMS(ms)
+			}
+		}
 		reply("ok 1 ok 250 2.1.0 0")
 	case "scan":
 		switch q := strings.ToUpper(arg(1)); q {
