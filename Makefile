@@ -3,7 +3,7 @@
 
 GO       ?= go
 BIN      := $(CURDIR)/bin
-MODULES  := proto multiplexor integration
+MODULES  := proto milterd multiplexor integration
 # The run target's scratch space; override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= /tmp/md-run
 
@@ -23,7 +23,7 @@ vet:
 test: build vet unit integration
 
 unit:
-	@for m in proto multiplexor; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
+	@for m in proto milterd multiplexor; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 
 integration: build
 	cd integration && MD_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 20m ./...

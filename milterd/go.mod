@@ -1,0 +1,3 @@
+module github.com/mdgo/md/milterd
+
+go 1.26.8
