@@ -269,15 +269,7 @@ func (s *Server) loadReply(t cmdType) string {
 		}
 	}
 	var b strings.Builder
-	for i := range w {
-		fmt.Fprintf(&b, "%d ", w[i].count)
-	}
-	for i := range w {
-		fmt.Fprintf(&b, "%f ", avg(w[i].workers, w[i].count, 1))
-	}
-	for i := range w {
-		fmt.Fprintf(&b, "%f ", avg(w[i].ms, w[i].count, 0))
-	}
+	writeCountsAndAverages(&b, &w, 1) // load says 1.000000 busy workers when idle (§14 item 15)
 	for i := range w {
 		fmt.Fprintf(&b, "%d ", w[i].activated)
 	}
@@ -288,6 +280,21 @@ func (s *Server) loadReply(t cmdType) string {
 	fmt.Fprintf(&b, "%d %d %d %d %d %d %d %d %d\n", c.busy, c.idle, c.stopped, c.killed,
 		s.msgs, s.activations, s.cfg.QueueSize, len(s.queue), s.uptime())
 	return b.String()
+}
+
+// writeCountsAndAverages writes the first twelve fields of load and hload:
+// four counts, four average busy-worker counts (emptyAvg for a window with no
+// commands), four average milliseconds.
+func writeCountsAndAverages(b *strings.Builder, w *[4]totals, emptyAvg float64) {
+	for i := range w {
+		fmt.Fprintf(b, "%d ", w[i].count)
+	}
+	for i := range w {
+		fmt.Fprintf(b, "%f ", avg(w[i].workers, w[i].count, emptyAvg))
+	}
+	for i := range w {
+		fmt.Fprintf(b, "%f ", avg(w[i].ms, w[i].count, 0))
+	}
 }
 
 func (s *Server) load1Reply(arg string) string {
@@ -326,15 +333,7 @@ func (s *Server) hourlyReply(t cmdType) string {
 		w[i], span[i] = s.hist.hourWindow(t, now, h)
 	}
 	var b strings.Builder
-	for i := range w {
-		fmt.Fprintf(&b, "%d ", w[i].count)
-	}
-	for i := range w {
-		fmt.Fprintf(&b, "%f ", avg(w[i].workers, w[i].count, 0))
-	}
-	for i := range w {
-		fmt.Fprintf(&b, "%f ", avg(w[i].ms, w[i].count, 0))
-	}
+	writeCountsAndAverages(&b, &w, 0)
 	fmt.Fprintf(&b, "%d %d %d %d\n", span[0], span[1], span[2], span[3])
 	return b.String()
 }
