@@ -53,9 +53,10 @@ Every option of mimedefang-multiplexor is accepted with the same letter,
 meaning and default; times are in seconds. Control it with md-mx-ctrl.`,
 		Example: `  md-multiplexor -D -U defang -m 2 -x 10 -b 600 -l
   md-multiplexor -U defang -s /var/spool/MIMEDefang/mimedefang-multiplexor.sock -a inet:1234 --metrics-listen 127.0.0.1:9130`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Args:                  cobra.NoArgs,
+		DisableFlagsInUseLine: true,
+		SilenceUsage:          true,
+		SilenceErrors:         true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.version {
 				fmt.Fprintf(stdout, "mimedefang-multiplexor version %s (md-multiplexor)\n", mux.Version)
