@@ -14,6 +14,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./multiplexor/cmd/...
+	$(GO) build -o $(BIN)/ ./milterd/cmd/...
 
 vet:
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done

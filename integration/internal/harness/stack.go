@@ -10,6 +10,9 @@ type StackOptions struct {
 	// Multiplexor is the multiplexor binary: OriginalMultiplexor or
 	// MDBinary(t, "md-multiplexor"). Required.
 	Multiplexor string
+	// Milter is the milter binary. Default: OriginalMilter; MDBinary(t,
+	// "md-milterd") runs ours.
+	Milter string
 	// Filter is the Perl filter file. Required.
 	Filter string
 	// MultiplexorArgs and MilterArgs are extra flags for each daemon.
@@ -44,6 +47,7 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 		Args:   o.MultiplexorArgs,
 	})
 	s.Milter = StartMilter(t, MilterOptions{
+		Path:              o.Milter,
 		Dir:               s.Dir,
 		Spool:             s.Multiplexor.Spool,
 		MultiplexorSocket: s.Multiplexor.Socket,

@@ -1,0 +1,489 @@
+// Package daemon turns md-milterd's command line into a running milter: the
+// original `mimedefang` option letters (reference §11.1), privilege
+// dropping, going into the background with a ready pipe, pid and lock
+// files, the milter socket, logging and the start-up probe of the
+// multiplexor (§11.5).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mdgo/md/milterd/internal/milter"
+	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/spool"
+)
+
+// readyFDEnv names the descriptor on which a background child reports to
+// its waiting parent: "X" for success, "E<message>" for failure (§11.5).
+const readyFDEnv = "MD_MILTERD_READY_FD"
+
+// DefaultSpoolDir is the original's compiled-in spool directory.
+const DefaultSpoolDir = "/var/spool/MIMEDefang"
+
+// probe is the start-up wait for the multiplexor: 100 probes, 200 ms apart
+// (variables so that tests can shorten it).
+var (
+	probeCount    = 100
+	probeInterval = 200 * time.Millisecond
+)
+
+type options struct {
+	conn, mxSocket, user, spoolDir                   string
+	relay, helo, sender, rcpt, noFree, keep, debug   bool
+	scannedBy                                        string
+	noScannedBy, groupRead, foreground, stripCR      bool
+	pidFile, lockFile, facility                      string
+	macros                                           []string
+	version                                          bool
+	conserve, filterTime, noRcptRej, symlist, obsolM bool
+	backlog, reserved                                int
+	loopback                                         string
+	readTimeout, writeTimeout, mxTimeout             time.Duration
+	ipKeyFile                                        string
+}
+
+// DefaultIPKeyFile is the original's IP-validation key file (§13.3).
+const DefaultIPKeyFile = "/etc/mail/mimedefang-ip-key"
+
+// readIPKey returns the IP-validation header name: the key file's first
+// line, chomped, at most 255 bytes. A missing file turns the feature off
+// without a word; any other error is reported and turns it off too.
+func readIPKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if len(line) > 255 {
+		line = line[:255]
+	}
+	return line, nil
+}
+
+// Main runs md-milterd with args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	o := &options{}
+	code := 0
+	cmd := &cobra.Command{
+		Use:   "md-milterd -p <conn> -m <mx_socket> -U <user> [options]",
+		Short: "MIMEDefang milter (replaces mimedefang)",
+		Long: `md-milterd is the milter between the MTA (Postfix or Sendmail) and the
+MIMEDefang multiplexor. It writes each message into a working directory under
+the spool directory, asks the multiplexor to scan it, and applies the
+worker's RESULTS through the milter protocol. Every failure is a temporary
+failure: mail is never accepted unscanned.
+
+Every option of mimedefang is accepted with the same letter and meaning.
+Not implemented yet: -b (the listen backlog is the system default);
+-y is always on (the macro list is always
+requested from the MTA); -M is obsolete and ignored.`,
+		Example:       `  md-milterd -D -U defang -p inet:7890@127.0.0.1 -m /var/spool/MIMEDefang/mimedefang-multiplexor.sock`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.version {
+				fmt.Fprintf(stdout, "mimedefang version %s (md-milterd)\n", milter.Version)
+				return nil
+			}
+			code = run(c, o, stderr)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.StringVarP(&o.conn, "socket", "p", "", "milter socket: /path, unix:/path, local:/path, inet:port@host or inet6:port@host (required)")
+	f.StringVarP(&o.mxSocket, "multiplexor", "m", "", "the multiplexor's UNIX-domain socket (required)")
+	f.StringVarP(&o.user, "user", "U", "", "run as this user (required when started as root)")
+	f.StringVarP(&o.spoolDir, "spool-dir", "z", DefaultSpoolDir, "spool directory, where the mdefang-* working directories go")
+	f.BoolVarP(&o.relay, "relay-check", "r", false, "send relayok at connect")
+	f.BoolVarP(&o.helo, "helo-check", "H", false, "send helook at HELO")
+	f.BoolVarP(&o.sender, "sender-check", "s", false, "send senderok at MAIL FROM")
+	f.BoolVarP(&o.rcpt, "recipient-check", "t", false, "send recipok at each RCPT TO")
+	f.BoolVarP(&o.noFree, "no-free-check", "q", false, "skip the connect-time free-worker check (disables -R)")
+	f.IntVarP(&o.reserved, "reserve-loopback", "R", -1, "workers reserved for loopback clients")
+	f.StringVarP(&o.loopback, "loopback-addr", "L", "", "an address to treat as loopback (reported as 127.0.0.1)")
+	f.BoolVarP(&o.keep, "keep-failed", "k", false, "keep the working directory when the filter fails")
+	f.BoolVarP(&o.debug, "debug", "d", false, "never delete working directories")
+	f.StringVarP(&o.scannedBy, "scanned-by", "x", milter.DefaultScannedBy, "X-Scanned-By header text; empty means no header")
+	f.BoolVarP(&o.noScannedBy, "no-scanned-by", "X", false, "no X-Scanned-By header (same as -x '')")
+	f.StringArrayVarP(&o.macros, "macro", "a", nil, "pass one more MTA macro, by name without braces (repeatable, up to 30)")
+	f.BoolVarP(&o.stripCR, "strip-bare-cr", "c", false, "remove bare CRs from the body")
+	f.BoolVarP(&o.conserve, "conserve-fds", "C", false, "open and close the spool files in every callback")
+	f.BoolVarP(&o.filterTime, "filter-time", "T", false, "log the filter time of each message")
+	f.BoolVarP(&o.noRcptRej, "no-rejected-rcpts", "N", false, "do not ask the MTA for recipients it rejected")
+	f.BoolVarP(&o.symlist, "symlist", "y", false, "request the macro list from the MTA (always on in md-milterd)")
+	f.IntVarP(&o.backlog, "backlog", "b", 0, "listen backlog (accepted, not implemented: the system default is used)")
+	f.BoolVarP(&o.groupRead, "group-readable", "G", false, "make sockets, directories and files group-accessible")
+	f.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process ID to this file")
+	f.StringVarP(&o.lockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
+	f.StringVarP(&o.facility, "syslog-facility", "S", "mail", "syslog facility")
+	f.BoolVarP(&o.foreground, "foreground", "D", false, "stay in the foreground and log to stderr as well")
+	f.BoolVarP(&o.obsolM, "obsolete-M", "M", false, "obsolete; ignored")
+	f.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
+	f.StringVar(&o.ipKeyFile, "ip-key-file", DefaultIPKeyFile, "IP-validation key file (its first line names the header)")
+	f.DurationVar(&o.readTimeout, "read-timeout", 10*time.Minute, "how long to wait for the MTA's next milter command")
+	f.DurationVar(&o.writeTimeout, "write-timeout", time.Minute, "how long a write to the MTA may take")
+	f.DurationVar(&o.mxTimeout, "mx-timeout", mxclient.DefaultTimeout, "deadline of one exchange with the multiplexor")
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+func (o *options) validate(c *cobra.Command) error {
+	if o.conn == "" {
+		return errors.New("you must specify the -p option")
+	}
+	if o.mxSocket == "" {
+		return errors.New("you must specify the -m option")
+	}
+	if c.Flags().Changed("scanned-by") && o.noScannedBy {
+		return errors.New("-x and -X are mutually exclusive")
+	}
+	if len(o.macros) > 30 {
+		return errors.New("too many -a options (at most 30)")
+	}
+	for _, m := range o.macros {
+		if len(m) > 200 || m == "" {
+			return fmt.Errorf("bad macro name %q", m)
+		}
+	}
+	if o.reserved < -1 {
+		o.reserved = -1
+	}
+	if _, err := ParseFacility(o.facility); err != nil {
+		return err
+	}
+	_, _, err := parseConn(o.conn)
+	return err
+}
+
+// parseConn turns a -p value into a network and address for net.Listen.
+func parseConn(conn string) (network, addr string, err error) {
+	switch {
+	case strings.HasPrefix(conn, "/"):
+		return "unix", conn, nil
+	case strings.HasPrefix(conn, "unix:"):
+		return "unix", strings.TrimPrefix(conn, "unix:"), nil
+	case strings.HasPrefix(conn, "local:"):
+		return "unix", strings.TrimPrefix(conn, "local:"), nil
+	case strings.HasPrefix(conn, "inet:"), strings.HasPrefix(conn, "inet6:"):
+		network = "tcp4"
+		if strings.HasPrefix(conn, "inet6:") {
+			network = "tcp6"
+		}
+		rest := conn[strings.IndexByte(conn, ':')+1:]
+		port, host, _ := strings.Cut(rest, "@")
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return "", "", fmt.Errorf("bad port in -p %q", conn)
+		}
+		return network, net.JoinHostPort(host, port), nil
+	}
+	return "", "", fmt.Errorf("unsupported -p socket %q", conn)
+}
+
+// myIPAddress is the host's first IPv4 address (§13.1).
+func myIPAddress() (string, error) {
+	h, err := os.Hostname()
+	if err != nil {
+		return "", err
+	}
+	addrs, err := net.LookupIP(h)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		if v4 := a.To4(); v4 != nil {
+			return v4.String(), nil
+		}
+	}
+	return "", fmt.Errorf("no IPv4 address for %s", h)
+}
+
+// run starts the milter; in the background unless -D.
+func run(c *cobra.Command, o *options, stderr io.Writer) int {
+	fdStr := os.Getenv(readyFDEnv)
+	if fdStr == "" {
+		if err := o.validate(c); err != nil {
+			fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+			return 1
+		}
+		if !o.foreground {
+			return background(stderr)
+		}
+	} else if err := o.validate(c); err != nil {
+		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+		return 1
+	}
+	var report *os.File
+	if fdStr != "" {
+		fd, _ := strconv.Atoi(fdStr)
+		syscall.CloseOnExec(fd)
+		report = os.NewFile(uintptr(fd), "ready")
+		os.Unsetenv(readyFDEnv)
+	}
+	fail := func(err error) int {
+		if report != nil {
+			report.WriteString("E" + err.Error())
+			report.Close()
+		}
+		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+		return 1
+	}
+	myIP, ipErr := myIPAddress()
+	var logOut io.Writer
+	if o.foreground {
+		logOut = stderr
+	}
+	log, err := newLogger("mimedefang", o.facility, logOut)
+	if err != nil {
+		return fail(err)
+	}
+	if ipErr != nil {
+		log.Warn(fmt.Sprintf("Could not determine my own IP address: %v", ipErr))
+		fmt.Fprintf(stderr, "md-milterd: could not determine my own IP address: %v\n", ipErr)
+	}
+	var pidFile *os.File
+	if o.pidFile != "" {
+		if pidFile, err = os.OpenFile(o.pidFile, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
+			return fail(fmt.Errorf("cannot open pid file: %w", err))
+		}
+	}
+	if err := dropPrivileges(o.user); err != nil {
+		return fail(err)
+	}
+	if err := os.Chdir(o.spoolDir); err != nil {
+		return fail(fmt.Errorf("cannot chdir to %s: %w", o.spoolDir, err))
+	}
+	ipKey, err := readIPKey(o.ipKeyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "md-milterd: cannot read %s: %v\n", o.ipKeyFile, err)
+	}
+	lock := o.lockFile
+	if lock == "" && o.pidFile != "" {
+		lock = o.pidFile + ".lock"
+	}
+	if lock != "" {
+		lf, err := lockFile(lock)
+		if err != nil {
+			return fail(err)
+		}
+		defer func() { lf.Close(); os.Remove(lock) }()
+	}
+	scannedBy := o.scannedBy
+	if o.noScannedBy {
+		scannedBy = ""
+	}
+	cfg := &milter.Config{
+		Spool: spool.Options{
+			SpoolDir: o.spoolDir, GroupReadable: o.groupRead, StripBareCR: o.stripCR,
+			ConserveDescriptors: o.conserve, Debug: o.debug, KeepFailed: o.keep,
+			ValidateHeader: ipKey,
+		},
+		MX:         &mxclient.Client{Path: o.mxSocket, Timeout: o.mxTimeout, Logger: log},
+		RelayCheck: o.relay, HeloCheck: o.helo, SenderCheck: o.sender, RecipCheck: o.rcpt,
+		NoFreeCheck: o.noFree, ReservedForLoopback: o.reserved, LoopbackAddr: o.loopback,
+		ScannedBy: scannedBy, ExtraMacros: o.macros, NoRcptRej: o.noRcptRej,
+		MyIPAddress: myIP, FilterTime: o.filterTime, Logger: log,
+	}
+	network, addr, _ := parseConn(o.conn)
+	if network == "unix" {
+		os.Remove(addr)
+		defer os.Remove(addr)
+	}
+	mask := 0o077
+	if o.groupRead {
+		mask = 0o007
+	}
+	old := syscall.Umask(mask)
+	ln, err := net.Listen(network, addr)
+	if o.groupRead {
+		syscall.Umask(0o027)
+	} else {
+		syscall.Umask(old | 0o077)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("cannot listen on %s: %w", o.conn, err))
+	}
+	log.Info(fmt.Sprintf("MIMEDefang alive. workersReservedForLoopback=%d AllowNewConnectionsToQueue=%d doRelayCheck=%d doHeloCheck=%d doSenderCheck=%d doRecipientCheck=%d",
+		o.reserved, b2i(o.noFree), b2i(o.relay), b2i(o.helo), b2i(o.sender), b2i(o.rcpt)))
+	if !probe(cfg.MX) {
+		ln.Close()
+		log.Error("Multiplexor socket did not appear.  Exiting.")
+		return fail(errors.New("Multiplexor socket did not appear.  Exiting."))
+	}
+	log.Info("Multiplexor alive - entering main loop")
+	srv := milter.NewServer(cfg, o.readTimeout, o.writeTimeout)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	signal.Ignore(syscall.SIGPIPE)
+	if pidFile != nil {
+		pidFile.Truncate(0)
+		fmt.Fprintf(pidFile, "%d\n", os.Getpid())
+		pidFile.Close()
+	}
+	if report != nil {
+		report.WriteString("X")
+		report.Close()
+		// the background child has no stderr
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case s := <-sigs:
+		log.Info(fmt.Sprintf("Received signal %v: exiting", s))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+		return 0
+	case err := <-done:
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			log.Error(fmt.Sprintf("milter server stopped: %v", err))
+			return 1
+		}
+	}
+	return 0
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// probe waits for the multiplexor to answer `free` (§11.5).
+func probe(mx *mxclient.Client) bool {
+	c := *mx
+	c.Timeout = 2 * time.Second
+	for i := 0; i < probeCount; i++ {
+		if _, err := c.Free(context.Background()); err == nil {
+			return true
+		}
+		time.Sleep(probeInterval)
+	}
+	return false
+}
+
+// background re-executes the program with the ready descriptor in a new
+// session, then waits for it to report success or failure (§11.5).
+func background(stderr io.Writer) int {
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+		return 1
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+		return 1
+	}
+	devnull, _ := os.Open(os.DevNull)
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "md-milterd: cannot go into the background: %v\n", err)
+		return 1
+	}
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	switch {
+	case len(msg) > 0 && msg[0] == 'X':
+		return 0
+	case len(msg) > 0 && msg[0] == 'E':
+		fmt.Fprintf(stderr, "Error from child: %s\n", msg[1:])
+	default:
+		fmt.Fprintln(stderr, "Error from child: it exited without reporting")
+	}
+	return 1
+}
+
+// allowRootForTests lets the tests, which may run as root, start the milter
+// without -U (dropping privileges would change the test process for good).
+var allowRootForTests = false
+
+// dropPrivileges switches to the -U user. Like the original, it refuses to
+// run as root.
+func dropPrivileges(name string) error {
+	if name == "" {
+		if os.Geteuid() == 0 && !allowRootForTests {
+			return errors.New("you must not run md-milterd as root: use -U <user>")
+		}
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("unknown user %q: %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if uid == 0 {
+		return errors.New("you must not run md-milterd as root: -U names root")
+	}
+	if os.Geteuid() != 0 {
+		if os.Geteuid() == uid {
+			return nil
+		}
+		return fmt.Errorf("cannot switch to user %s: not running as root", name)
+	}
+	gids := []int{gid}
+	if groups, err := u.GroupIds(); err == nil {
+		for _, g := range groups {
+			if n, err := strconv.Atoi(g); err == nil && n != gid {
+				gids = append(gids, n)
+			}
+		}
+	}
+	if err := syscall.Setgroups(gids); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid: %w", err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid: %w", err)
+	}
+	return nil
+}
+
+// lockFile creates and write-locks path, so two milters cannot share it.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open lock file %s: %w", path, err)
+	}
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot lock %s (is another copy running?): %w", path, err)
+	}
+	return f, nil
+}
