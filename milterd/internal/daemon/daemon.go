@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -54,6 +55,7 @@ type options struct {
 	loopback                                         string
 	readTimeout, writeTimeout, mxTimeout             time.Duration
 	ipKeyFile                                        string
+	metricsListen                                    string
 }
 
 // DefaultIPKeyFile is the original's IP-validation key file (§13.3).
@@ -142,6 +144,7 @@ requested from the MTA); -M is obsolete and ignored.`,
 	f.DurationVar(&o.readTimeout, "read-timeout", 10*time.Minute, "how long to wait for the MTA's next milter command")
 	f.DurationVar(&o.writeTimeout, "write-timeout", time.Minute, "how long a write to the MTA may take")
 	f.DurationVar(&o.mxTimeout, "mx-timeout", mxclient.DefaultTimeout, "deadline of one exchange with the multiplexor")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (host:port; empty: off)")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -326,6 +329,20 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(fmt.Errorf("cannot listen on %s: %w", o.conn, err))
+	}
+	if o.metricsListen != "" {
+		cfg.Metrics = milter.NewMetrics()
+		mln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fail(fmt.Errorf("cannot listen on %s for metrics: %w", o.metricsListen, err))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", cfg.Metrics.Handler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(mln)
+		defer hs.Close()
+		log.Info(fmt.Sprintf("Serving metrics on http://%s/metrics", mln.Addr()))
 	}
 	log.Info(fmt.Sprintf("MIMEDefang alive. workersReservedForLoopback=%d AllowNewConnectionsToQueue=%d doRelayCheck=%d doHeloCheck=%d doSenderCheck=%d doRecipientCheck=%d",
 		o.reserved, b2i(o.noFree), b2i(o.relay), b2i(o.helo), b2i(o.sender), b2i(o.rcpt)))

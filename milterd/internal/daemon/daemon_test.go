@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -142,7 +144,8 @@ func TestMainForeground(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main([]string{"-D", "-p", "unix:" + sock, "-m", mx, "-z", dir, "-P", pid, "-S", "local3"}, &out, &errb)
+		done <- Main([]string{"-D", "-p", "unix:" + sock, "-m", mx, "-z", dir, "-P", pid, "-S", "local3",
+			"--metrics-listen", "127.0.0.1:0"}, &out, &errb)
 	}()
 	waitFor(t, func() bool {
 		b, _ := os.ReadFile(pid)
@@ -172,6 +175,34 @@ func TestMainForeground(t *testing.T) {
 		t.Fatalf("end: %v %v", act, err)
 	}
 	s.Close()
+	// the metrics of that session, on the --metrics-listen address
+	addr := regexp.MustCompile(`Serving metrics on (http://\S+/metrics)`).FindStringSubmatch(errb.String())
+	if addr == nil {
+		t.Fatalf("no metrics address in the log:\n%s", errb.String())
+	}
+	var metrics string
+	waitFor(t, func() bool { // the close callback runs after the client has gone
+		resp, err := http.Get(addr[1])
+		if err != nil {
+			t.Fatalf("GET %s: %v", addr[1], err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(b)
+		return strings.Contains(metrics, "mimedefang_milterd_sessions_active 0\n")
+	})
+	for _, want := range []string{
+		"mimedefang_milterd_sessions_total 1\n",
+		`mimedefang_milterd_messages_total{outcome="accept"} 1` + "\n",
+		`mimedefang_milterd_multiplexor_request_duration_seconds_count{command="scan"} 1` + "\n",
+		`mimedefang_milterd_multiplexor_request_duration_seconds_count{command="free"} 1` + "\n",
+		`mimedefang_milterd_errors_total{kind="multiplexor"} 0` + "\n",
+		"mimedefang_milterd_message_bytes_count 1\n",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	select {
 	case code := <-done:

@@ -12,7 +12,9 @@
 // never accepted.
 //
 // go-milter is kept behind this package: the rest of md-milterd only sees
-// Config and NewServer.
+// Config, NewServer and Metrics (the Prometheus instrumentation, on a
+// registry of its own, that --metrics-listen serves; metrics.go lists the
+// series).
 //
 // Deliberate differences from the original:
 //

@@ -50,6 +50,9 @@ type Config struct {
 	FilterTime bool
 	// Logger receives the log lines. Nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, counts sessions, messages, multiplexor requests
+	// and failures.
+	Metrics *Metrics
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -129,7 +132,10 @@ func negotiate(mtaVersion, milterVersion uint32, mtaActions, milterActions gomil
 // and the given timeouts (zero leaves go-milter's default).
 func (c *Config) ServerOptions(readTimeout, writeTimeout time.Duration) []gomilter.Option {
 	opts := []gomilter.Option{
-		gomilter.WithMilter(func() gomilter.Milter { return newSession(c) }),
+		gomilter.WithMilter(func() gomilter.Milter {
+			c.Metrics.sessionStart() // Cleanup, always called, ends it
+			return newSession(c)
+		}),
 		gomilter.WithActions(actions),
 		gomilter.WithProtocols(c.Protocol()),
 		gomilter.WithNegotiationCallback(negotiate),

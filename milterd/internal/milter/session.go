@@ -42,6 +42,8 @@ type session struct {
 	// failed is a failure at a stage that could not answer (no-reply):
 	// the message is tempfailed at the next stage that answers.
 	failed error
+	// size counts the header and body bytes of the message, for metrics.
+	size int64
 }
 
 func newSession(c *Config) *session {
@@ -73,6 +75,7 @@ func (s *session) setQueueID(m gomilter.Modifier) {
 func (s *session) guard(stage string, resp **gomilter.Response, err *error) {
 	if r := recover(); r != nil {
 		s.logf(slog.LevelError, "panic in %s callback: %v: tempfailing\n%s", stage, r, debug.Stack())
+		s.cfg.Metrics.error(errPanic)
 		s.failed = fmt.Errorf("panic in %s", stage)
 		s.cleanup(true)
 		*resp, *err = gomilter.RespTempFail, nil
@@ -101,6 +104,36 @@ func (s *session) cleanup(filterFailed bool) {
 	if err != nil {
 		s.logf(slog.LevelError, "cleanup of %s: %v", wd.Path(), err)
 	}
+}
+
+// countMessage counts the message a response ends: any answer but continue
+// at MAIL FROM (with -s, when it replies) and end of message, accept and discard at RCPT TO (a
+// rejected recipient does not end the message).
+func (s *session) countMessage(resp *gomilter.Response, rejectEnds bool) {
+	if s.cfg.Metrics == nil || resp == nil {
+		return
+	}
+	msg := resp.Response()
+	outcome := ""
+	switch byte(msg.Code) {
+	case 'a':
+		outcome = outcomeAccept
+	case 'd':
+		outcome = outcomeDiscard
+	case 'r':
+		outcome = outcomeReject
+	case 't':
+		outcome = outcomeTempFail
+	case 'y': // reply code: "4xx ..." or "5xx ..."
+		outcome = outcomeTempFail
+		if len(msg.Data) > 0 && msg.Data[0] == '5' {
+			outcome = outcomeReject
+		}
+	}
+	if !rejectEnds && (outcome == outcomeReject || outcome == outcomeTempFail) {
+		return
+	}
+	s.cfg.Metrics.message(outcome) // "" (continue, skip) counts nothing
 }
 
 // response turns a check decision into a go-milter response.
@@ -133,6 +166,7 @@ func (s *session) response(d mxclient.Decision) *gomilter.Response {
 
 // checkError logs a failed check and returns the tempfail decision.
 func (s *session) checkError(what string, err error) mxclient.Decision {
+	s.cfg.Metrics.error(errMultiplexor)
 	var e *mxclient.Error
 	if errors.As(err, &e) {
 		s.logf(slog.LevelError, "%s: %s", what, e.LogText())
@@ -193,7 +227,9 @@ func (s *session) Connect(host, family string, port uint16, addr string, m gomil
 		return gomilter.RespTempFail, nil
 	}
 	if !s.cfg.NoFreeCheck {
+		start := time.Now()
 		n, err := s.cfg.MX.Free(context.Background())
+		s.cfg.Metrics.request("free", start)
 		if err != nil {
 			s.checkError("mfconnect: Error communicating with multiplexor", err)
 			return gomilter.RespTempFail, nil
@@ -227,10 +263,12 @@ func (s *session) Connect(host, family string, port uint16, addr string, m gomil
 	if !s.cfg.RelayCheck {
 		return gomilter.RespContinue, nil
 	}
+	start := time.Now()
 	r, err := s.cfg.MX.RelayOK(context.Background(), proto.RelayOK{
 		IP: s.ip, Name: s.hostname, ClientPort: strconv.Itoa(int(s.clientPort)),
 		MyIP: s.myip, DaemonPort: s.daemonPort, QueueID: s.qid,
 	})
+	s.cfg.Metrics.request("relayok", start)
 	var d mxclient.Decision
 	if err != nil {
 		d = s.checkError("relayok", err)
@@ -247,10 +285,12 @@ func (s *session) Helo(name string, m gomilter.Modifier) (resp *gomilter.Respons
 	if !s.cfg.HeloCheck {
 		return gomilter.RespContinue, nil
 	}
+	start := time.Now()
 	r, err := s.cfg.MX.HeloOK(context.Background(), proto.HeloOK{
 		IP: s.ip, Name: s.hostname, Helo: s.helo, ClientPort: strconv.Itoa(int(s.clientPort)),
 		MyIP: s.myip, DaemonPort: s.daemonPort, QueueID: s.qid,
 	})
+	s.cfg.Metrics.request("helook", start)
 	var d mxclient.Decision
 	if err != nil {
 		d = s.checkError("helook", err)
@@ -268,6 +308,11 @@ func splitArgs(args string) []string {
 }
 
 func (s *session) MailFrom(from, esmtpArgs string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer func() {
+		if s.cfg.SenderCheck { // else MAIL FROM has no reply: end of message answers
+			s.countMessage(resp, true)
+		}
+	}()
 	defer s.guard("envfrom", &resp, &err)
 	if s.wd != nil {
 		if err := s.wd.Remove(); err != nil {
@@ -275,7 +320,7 @@ func (s *session) MailFrom(from, esmtpArgs string, m gomilter.Modifier) (resp *g
 		}
 		s.wd = nil
 	}
-	s.failed, s.firstRcpt = nil, ""
+	s.failed, s.firstRcpt, s.size = nil, "", 0
 	s.setQueueID(m)
 	s.sender = gomilter.AddAngle(from)
 	macros := map[string]string{}
@@ -296,6 +341,7 @@ func (s *session) MailFrom(from, esmtpArgs string, m gomilter.Modifier) (resp *g
 	wd, err := spool.Create(s.cfg.Spool, mf)
 	if err != nil {
 		s.logf(slog.LevelError, "envfrom: cannot create working directory: %v: tempfailing", err)
+		s.cfg.Metrics.error(errSpool)
 		s.failed = err
 		return gomilter.RespTempFail, nil
 	}
@@ -303,10 +349,12 @@ func (s *session) MailFrom(from, esmtpArgs string, m gomilter.Modifier) (resp *g
 	if !s.cfg.SenderCheck {
 		return gomilter.RespContinue, nil
 	}
+	start := time.Now()
 	r, err := s.cfg.MX.SenderOK(context.Background(), proto.SenderOK{
 		Sender: s.sender, IP: s.ip, Name: s.hostname, Helo: s.helo, Dir: wd.Path(),
 		QueueID: s.qid, ESMTPArgs: mf.ESMTPArgs,
 	})
+	s.cfg.Metrics.request("senderok", start)
 	var d mxclient.Decision
 	if err != nil {
 		d = s.checkError("senderok", err)
@@ -320,6 +368,7 @@ func (s *session) MailFrom(from, esmtpArgs string, m gomilter.Modifier) (resp *g
 }
 
 func (s *session) RcptTo(rcptTo, esmtpArgs string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer func() { s.countMessage(resp, false) }()
 	defer s.guard("rcptto", &resp, &err)
 	s.setQueueID(m)
 	if s.failed != nil || s.wd == nil {
@@ -341,11 +390,13 @@ func (s *session) RcptTo(rcptTo, esmtpArgs string, m gomilter.Modifier) (resp *g
 		if s.firstRcpt == "" {
 			s.firstRcpt = rc.Addr
 		}
+		start := time.Now()
 		r, err := s.cfg.MX.RecipOK(context.Background(), proto.RecipOK{
 			Rcpt: rc.Addr, Sender: s.sender, IP: s.ip, Name: s.hostname, FirstRcpt: s.firstRcpt,
 			Helo: s.helo, Dir: s.wd.Path(), QueueID: s.qid, Mailer: rc.Mailer, Host: rc.Host,
 			Addr: rc.RcptAddr, ESMTPArgs: rc.ESMTPArgs,
 		})
+		s.cfg.Metrics.request("recipok", start)
 		if err != nil {
 			d = s.checkError("recipok", err)
 		} else {
@@ -369,6 +420,7 @@ func (s *session) RcptTo(rcptTo, esmtpArgs string, m gomilter.Modifier) (resp *g
 // that answers.
 func (s *session) spoolError(stage string, err error) *gomilter.Response {
 	s.logf(slog.LevelError, "%s: error writing working directory: %v: tempfailing", stage, err)
+	s.cfg.Metrics.error(errSpool)
 	s.failed = err
 	s.cleanup(false)
 	return gomilter.RespTempFail
@@ -386,6 +438,7 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	if s.failed != nil || s.wd == nil {
 		return gomilter.RespTempFail, nil
 	}
+	s.size += int64(len(name) + len(value) + 4) // "Name: value\r\n"
 	if err := s.wd.Header(name, value); err != nil {
 		return s.spoolError("header", err), nil
 	}
@@ -409,6 +462,7 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (resp *gomilter.R
 	if s.failed != nil || s.wd == nil {
 		return gomilter.RespTempFail, nil
 	}
+	s.size += int64(len(chunk))
 	if err := s.wd.Body(chunk); err != nil {
 		return s.spoolError("body", err), nil
 	}
@@ -416,9 +470,11 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (resp *gomilter.R
 }
 
 func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer func() { s.countMessage(resp, true) }()
 	defer s.guard("eom", &resp, &err)
 	start := time.Now()
 	s.setQueueID(m)
+	s.cfg.Metrics.messageSize(s.size)
 	if s.failed != nil || s.wd == nil {
 		if s.failed == nil {
 			s.failed = errors.New("no working directory")
@@ -431,7 +487,10 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, er
 	if err := wd.Finish(); err != nil {
 		return s.spoolError("eom", err), nil
 	}
-	if err := s.cfg.MX.Scan(context.Background(), proto.Scan{QueueID: s.qid, Dir: wd.Path()}); err != nil {
+	scanStart := time.Now()
+	err = s.cfg.MX.Scan(context.Background(), proto.Scan{QueueID: s.qid, Dir: wd.Path()})
+	s.cfg.Metrics.request("scan", scanStart)
+	if err != nil {
 		s.checkError("scan", err)
 		s.cleanup(true)
 		return gomilter.RespTempFail, nil
@@ -444,6 +503,9 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, er
 		ValidatePresent:    wd.SawValidationHeader(),
 		ContentTypeHeaders: wd.ContentTypeHeaders(),
 	})
+	if plan.FilterFailed || (!plan.SawF && !plan.Rejecting) {
+		s.cfg.Metrics.error(errResults)
+	}
 	for _, n := range plan.Notes {
 		s.logf(n.Level, "%s", n.Text)
 	}
@@ -538,5 +600,6 @@ func (s *session) Cleanup(m gomilter.Modifier) {
 			s.logf(slog.LevelError, "panic in close callback: %v", r)
 		}
 	}()
+	s.cfg.Metrics.sessionEnd()
 	s.cleanup(false)
 }
