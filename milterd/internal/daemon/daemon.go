@@ -96,10 +96,11 @@ Every option of mimedefang is accepted with the same letter and meaning.
 Not implemented yet: -b (the listen backlog is the system default);
 -y is always on (the macro list is always
 requested from the MTA); -M is obsolete and ignored.`,
-		Example:       `  md-milterd -D -U defang -p inet:7890@127.0.0.1 -m /var/spool/MIMEDefang/mimedefang-multiplexor.sock`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Example:               `  md-milterd -D -U defang -p inet:7890@127.0.0.1 -m /var/spool/MIMEDefang/mimedefang-multiplexor.sock`,
+		Args:                  cobra.NoArgs,
+		DisableFlagsInUseLine: true,
+		SilenceUsage:          true,
+		SilenceErrors:         true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.version {
 				fmt.Fprintf(stdout, "mimedefang version %s (md-milterd)\n", milter.Version)
