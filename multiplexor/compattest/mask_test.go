@@ -12,8 +12,9 @@ import (
 // the span between the first and last sample (and the rate derived from it).
 // Counts, averages of busy workers and every fixed text are left alone.
 //
-// A masked number becomes "N", right-aligned in the columns it and the
-// blanks before it took, so printf layouts are still compared.
+// In printf-formatted rows a masked number becomes "N", right-aligned in the
+// columns it and the blanks before it took, so layouts are still compared;
+// in raw replies it becomes "N" whatever its width.
 
 var (
 	tokenRe   = regexp.MustCompile(`\S+`)
@@ -48,6 +49,19 @@ func blank(line string, idx ...int) string {
 	return string(b)
 }
 
+// blankRaw replaces the fields at the given indexes of a single-space
+// separated raw reply with "N". Unlike blank it does not keep widths: in a
+// raw reply a number's width is itself volatile (6 ms against 20 ms).
+func blankRaw(line string, idx ...int) string {
+	f := strings.Split(line, " ")
+	for _, i := range idx {
+		if i < len(f) {
+			f[i] = "N"
+		}
+	}
+	return strings.Join(f, " ")
+}
+
 func allNumbers(f []string) bool {
 	for _, s := range f {
 		if !numberRe.MatchString(s) {
@@ -63,19 +77,19 @@ func maskLine(l string) string {
 	f := strings.Fields(l)
 	switch {
 	case rawStatus.MatchString(l):
-		return blank(l, 5) // uptime
+		return blankRaw(l, 5) // uptime
 	case allNumbers(f) && len(f) == 29: // load*
-		return blank(l, 8, 9, 10, 11, 28) // ms averages, uptime
+		return blankRaw(l, 8, 9, 10, 11, 28) // ms averages, uptime
 	case allNumbers(f) && len(f) == 26: // load1
-		return blank(l, 2, 5, 8, 11, 20) // ms averages, uptime
+		return blankRaw(l, 2, 5, 8, 11, 20) // ms averages, uptime
 	case allNumbers(f) && len(f) == 16: // hload*
-		return blank(l, 8, 9, 10, 11, 12, 13, 14, 15) // ms averages, spans
+		return blankRaw(l, 8, 9, 10, 11, 12, 13, 14, 15) // ms averages, spans
 	case workerRow.MatchString(l):
 		if f[1] != "S" && len(f) > 2 && numberRe.MatchString(f[2]) {
-			return blank(l, 2) // pid
+			return blankRaw(l, 2) // pid
 		}
 	case infoRow.MatchString(l):
-		return blank(l, 1)
+		return blankRaw(l, 1)
 	case loadRow.MatchString(l) && len(f) == 6:
 		return blank(l, 4) // ms
 	case hloadRow.MatchString(l) && len(f) == 5:
@@ -106,18 +120,18 @@ func (m masker) mask(s string) string {
 
 func TestMask(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"IISS 0 2 8 0 15", "IISS 0 2 8 0  N"},
-		{"0 I 16726 last=scan ago=1", "0 I     N last=scan ago=N"},
+		{"IISS 0 2 8 0 15", "IISS 0 2 8 0 N"},
+		{"0 I 16726 last=scan ago=1", "0 I N last=scan ago=N"},
 		{"2 S ago=5", "2 S ago=N"},
-		{"3 B 17 relayok last=relayok ago=12 (relayok 127.0.0.1)", "3 B  N relayok last=relayok ago=N (relayok 127.0.0.1)"},
-		{"PID 16726", "PID     N"},
+		{"3 B 17 relayok last=relayok ago=12 (relayok 127.0.0.1)", "3 B N relayok last=relayok ago=N (relayok 127.0.0.1)"},
+		{"PID 16726", "PID N"},
 		{"NumRequests 56", "NumRequests 56"},
 		{"0 0 0 0 1.000000 1.000000 1.000000 1.000000 0.000000 0.000000 0.000000 0.000000 0 0 0 0 0 0 0 0 0 0 8 0 196 8 64 0 10",
-			"0 0 0 0 1.000000 1.000000 1.000000 1.000000        N        N        N        N 0 0 0 0 0 0 0 0 0 0 8 0 196 8 64 0  N"},
+			"0 0 0 0 1.000000 1.000000 1.000000 1.000000 N N N N 0 0 0 0 0 0 0 0 0 0 8 0 196 8 64 0 N"},
 		{"196 1.000000 113.974490 0 0.000000 0.000000 0 0.000000 0.000000 0 0.000000 0.000000 0 0 8 0 196 8 64 0 10 30 0 0 0 0",
-			"196 1.000000          N 0 0.000000        N 0 0.000000        N 0 0.000000        N 0 0 8 0 196 8 64 0  N 30 0 0 0 0"},
+			"196 1.000000 N 0 0.000000 N 0 0.000000 N 0 0.000000 N 0 0 8 0 196 8 64 0 N 30 0 0 0 0"},
 		{"1 1 1 1 1.000000 1.000000 1.000000 1.000000 2.000000 2.000000 2.000000 2.000000 0 0 0 0",
-			"1 1 1 1 1.000000 1.000000 1.000000 1.000000        N        N        N        N N N N N"},
+			"1 1 1 1 1.000000 1.000000 1.000000 1.000000 N N N N N N N N"},
 		{"10 Sec               1            0.10             2.0            1.00",
 			"10 Sec               1            0.10               N            1.00"},
 		{" 1h               1            0.00             2.0            1.00",
