@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -121,8 +122,26 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 	if c.Dial != nil {
 		return c.Dial(ctx, c.Path)
 	}
+	// A full listen backlog makes a UNIX-domain connect fail at once with
+	// EAGAIN, where the original's blocking connect waits. Wait too, with a
+	// short back-off, until the exchange's deadline: a busy multiplexor
+	// must not turn into tempfailed mail.
 	var d net.Dialer
-	return d.DialContext(ctx, "unix", c.Path)
+	backoff := time.Millisecond
+	for {
+		conn, err := d.DialContext(ctx, "unix", c.Path)
+		if err == nil || !errors.Is(err, syscall.EAGAIN) {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		if backoff < 50*time.Millisecond {
+			backoff *= 2
+		}
+	}
 }
 
 // Exchange sends one request line (which must end in "\n") on a new

@@ -404,3 +404,65 @@ func TestDialHook(t *testing.T) {
 		t.Errorf("free = %d, %v", n, err)
 	}
 }
+
+// TestFullBacklogWaits fills the listen backlog of a multiplexor that is not
+// accepting yet: the original's blocking connect waits there, and so must
+// we, instead of failing at once with EAGAIN and tempfailing the mail.
+func TestFullBacklogWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mx.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.FileListener(os.NewFile(uintptr(fd), "mx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// Fill the backlog until a connect would fail with EAGAIN.
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 64; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			if !errors.Is(err, syscall.EAGAIN) {
+				t.Fatalf("filling the backlog: %v", err)
+			}
+			break
+		}
+		held = append(held, c)
+	}
+	// Start serving after a while: first the held connections, then ours.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64)
+				n, _ := c.Read(buf)
+				if string(buf[:n]) == "free\n" {
+					c.Write([]byte("3\n"))
+				}
+			}()
+		}
+	}()
+	cl := &Client{Path: path, Timeout: 5 * time.Second}
+	n, err := cl.Free(context.Background())
+	if err != nil || n != 3 {
+		t.Fatalf("Free with a full backlog = %d, %v; want 3 once the multiplexor accepts", n, err)
+	}
+}
