@@ -181,6 +181,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		s.mu.Unlock()
 	})
 	s.every(&timers, stop, s.cfg.IdleTimeout, s.idleCheck)
+	s.every(&timers, stop, time.Second, s.sweepUnsolicited)
 	if s.cfg.StatusLogEvery > 0 {
 		s.every(&timers, stop, s.cfg.StatusLogEvery, s.logStatus)
 	}
@@ -308,6 +309,20 @@ func (s *Server) idleCheck() {
 		}
 	}
 	s.bringUpToMinLocked()
+}
+
+// sweepUnsolicited kills idle workers that wrote output nobody asked for
+// (a line after their reply, in a later write): found here within a second
+// rather than when the next request would have been given to them.
+func (s *Server) sweepUnsolicited() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.workers {
+		if w.state == stateIdle && w.hasUnreadOutput() {
+			s.log.Errorf("Worker %d (pid %d) wrote output nobody asked for; killing it", w.slot, w.pid)
+			s.killLocked(w, "Worker wrote output nobody asked for")
+		}
+	}
 }
 
 func (s *Server) logStatus() {
