@@ -212,6 +212,14 @@ func (m *mux) log() string {
 // stop sends SIGTERM, waits for the multiplexor to shut its workers down and
 // exit (SIGKILL at the deadline), then fails the test if any of its worker
 // processes is still alive, killing those by PID.
+// waitLog waits until the multiplexor's log holds text.
+func (m *mux) waitLog(text string) {
+	m.t.Helper()
+	waitFor(m.t, 10*time.Second, fmt.Sprintf("%q in the log", text), func() bool {
+		return strings.Contains(m.log(), text)
+	})
+}
+
 func (m *mux) stop() {
 	t := m.t
 	if d := m.terminate(); d > stopTimeout {

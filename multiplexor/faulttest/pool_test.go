@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -237,4 +240,61 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/status: idle worker %d has pid %d, not one `workers` shows", w.Slot, w.PID)
 		}
 	}
+}
+
+// A reread with a filter that does not load (the worker program's -test
+// fails) is refused with the program's words; the running workers stay,
+// requests keep working, and once the filter is mended the reread goes
+// through. SIGINT takes the same path.
+func TestRereadRefusesBrokenFilter(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp(binDir, "filter-") // readable by the -U user, unlike t.TempDir
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	filter := filepath.Join(dir, "filter")
+	if err := os.WriteFile(filter, []byte("good\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startMux(t, "-m", "2", "-x", "2", "-F", filter)
+	before := pidsIn(m.waitIdle(2, 10*time.Second), "I")
+
+	if err := os.WriteFile(filter, []byte("good\nSYNTAX ERROR\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := m.must("reread")
+	want := "error: Filter not reread, workers keep the old one: "
+	if !strings.HasPrefix(r, want) || !strings.Contains(r, "syntax error at "+filter+" line 2") || strings.Count(r, "\n") != 1 {
+		t.Fatalf("reread of a broken filter answered %q, want %q... with the program's message on one line", r, want)
+	}
+	m.waitLog("Reread (reread command) refused")
+	if err := syscall.Kill(m.pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	m.waitLog("Reread (SIGINT) refused")
+	m.expect("ping", "PONG\n")
+	after := pidsIn(m.workers(), "I")
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatalf("workers changed after refused rereads: %v, then %v", before, after)
+	}
+
+	if err := os.WriteFile(filter, []byte("good again\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.expect("reread", "Forced reread of filter rules\n")
+	waitFor(t, 10*time.Second, "the old workers to be replaced", func() bool {
+		now := pidsIn(m.workers(), "I")
+		for _, pid := range now {
+			for _, old := range before {
+				if pid == old {
+					return false
+				}
+			}
+		}
+		return len(now) == 2
+	})
 }

@@ -109,6 +109,7 @@ meaning and default; times are in seconds. Control it with md-mx-ctrl.`,
 	f.BoolVarP(&o.cfg.EventDebug, "event-debug", "d", false, "accepted for compatibility; there is no event-loop debug log")
 	f.BoolVarP(&o.cfg.LogScheduling, "log-scheduling", "A", false, "log every worker-scheduling decision")
 	f.BoolVarP(&o.cfg.Autoscale, "autoscale", "k", false, "autoscale between min and max workers on a moving average of the busy ratio")
+	f.BoolVar(&o.cfg.RereadCheck, "reread-check", true, "before a reread (command or SIGINT), run the worker program with -test on the filter and keep the running workers if it fails")
 	f.IntVar(&o.threads, "threads", 1, "threads running md-multiplexor's own code at once (GOMAXPROCS; the GOMAXPROCS variable wins). 1, like the original's single event loop, measured fastest; raise it only if md-multiplexor itself saturates a core")
 	f.StringVar(&o.cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and JSON /status on this address (e.g. 127.0.0.1:9130)")
 	f.BoolVarP(&o.version, "version", "v", false, "print the version and exit")

@@ -58,6 +58,7 @@ type Config struct {
 	EventDebug       bool          // -d (accepted; no event-loop debug log)
 	LogScheduling    bool          // -A
 	Autoscale        bool          // -k
+	RereadCheck      bool          // --reread-check: test the filter before a reread
 
 	MetricsListen string // --metrics-listen, "" = off
 	LogStderr     bool   // also log to stderr (forced on with -D)
@@ -79,6 +80,7 @@ func DefaultConfig() Config {
 		TickTypes:      1,
 		SyslogFacility: "mail",
 		SyslogIdent:    "mimedefang-multiplexor",
+		RereadCheck:    true,
 	}
 }
 

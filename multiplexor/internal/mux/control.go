@@ -191,7 +191,9 @@ func (s *Server) Command(cmd string, privileged bool) string {
 	}
 	switch cmd {
 	case "reread":
-		s.Reread("reread command")
+		if err := s.RereadChecked("reread command"); err != nil {
+			return "error: Filter not reread, workers keep the old one: " + oneLine(err.Error()) + "\n"
+		}
 		return "Forced reread of filter rules\n"
 	case "autoscale":
 		return s.autoscaleReply()
@@ -394,3 +396,6 @@ func scanInt(s string) (int, bool) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// oneLine keeps a reply on one line: the control protocol is line-based.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -26,6 +26,7 @@ type metrics struct {
 	waitHist   prometheus.Histogram
 	starts     *prometheus.CounterVec
 	exits      *prometheus.CounterVec
+	refused    prometheus.Counter
 
 	counters   sync.Map // requestKey -> prometheus.Counter
 	durationBy [cmdOther + 1]prometheus.Observer
@@ -59,10 +60,14 @@ func newMetrics(s *Server) *metrics {
 		Name: metricsPrefix + "worker_exits_total",
 		Help: "Worker processes reaped, by reason (exit, exit_nonzero, killed, signal, died, oom, unknown).",
 	}, []string{"reason"})
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: metricsPrefix + "reread_refused_total",
+		Help: "Rereads refused because the new filter failed the worker program's -test check.",
+	})
 	for t := range m.durationBy {
 		m.durationBy[t] = m.duration.WithLabelValues(cmdType(t).String())
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.queueGauge, m.waitHist, m.starts, m.exits, &poolCollector{s: s})
+	m.reg.MustRegister(m.requests, m.duration, m.queueGauge, m.waitHist, m.starts, m.exits, m.refused, &poolCollector{s: s})
 	return m
 }
 
@@ -90,6 +95,7 @@ type requestKey struct {
 
 func (m *metrics) queueDepth(n int)           { m.queueGauge.Set(float64(n)) }
 func (m *metrics) queueWait(d time.Duration)  { m.waitHist.Observe(d.Seconds()) }
+func (m *metrics) rereadRefused()             { m.refused.Inc() }
 func (m *metrics) workerExited(reason string) { m.exits.WithLabelValues(reason).Inc() }
 func (m *metrics) workerStarted(reason string) {
 	r := "on_demand"

@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -208,7 +211,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGINT:
-				s.Reread("SIGINT")
+				go s.RereadChecked("SIGINT") // the check may take seconds: keep serving signals
 				continue
 			case syscall.SIGHUP:
 				s.stats.reopen()
@@ -332,6 +335,59 @@ func (s *Server) logStatus() {
 	s.mu.Unlock()
 	s.log.Infof("Worker status: Stopped=%d Idle=%d Busy=%d Killed=%d Queued=%d Msgs=%d Activations=%d",
 		c.stopped, c.idle, c.busy, c.killed, q, msgs, act)
+}
+
+// rereadCheckTimeout bounds the filter test that precedes a reread.
+const rereadCheckTimeout = 30 * time.Second
+
+// CheckFilter runs the worker program as "PROG [-f FILTER] -test", the syntax
+// check that both mimedefang.pl and md-worker implement, and returns an error
+// with the program's last words when the filter does not load.
+func (s *Server) CheckFilter() error {
+	args := []string{}
+	if s.cfg.SubFilter != "" {
+		args = append(args, "-f", s.cfg.SubFilter)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rereadCheckTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.cfg.WorkerProgram, append(args, "-test")...)
+	cmd.Args[0] = filepath.Base(s.cfg.WorkerProgram)
+	cmd.Dir = s.cfg.SpoolDir
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("no answer within %v", rereadCheckTimeout)
+	}
+	msg := strings.Join(strings.Fields(lastBytes(string(out), 400)), " ")
+	if msg == "" {
+		return fmt.Errorf("%s -test: %v", s.cfg.WorkerProgram, err)
+	}
+	return fmt.Errorf("%s -test: %v: %s", s.cfg.WorkerProgram, err, msg)
+}
+
+// lastBytes returns at most the last n bytes of s.
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// RereadChecked is Reread after CheckFilter, when the configuration asks
+// for the check: a filter that does not load is refused and the running
+// workers, with the old filter, keep serving.
+func (s *Server) RereadChecked(why string) error {
+	if s.cfg.RereadCheck {
+		if err := s.CheckFilter(); err != nil {
+			s.log.Errorf("Reread (%s) refused: the new filter does not load; workers keep the old one: %v", why, err)
+			s.metrics.rereadRefused()
+			return err
+		}
+	}
+	s.Reread(why)
+	return nil
 }
 
 // Reread starts a new generation (§7.12): idle workers are replaced now, busy

@@ -11,6 +11,7 @@
 // Usage:
 //
 //	testworker [-f filter] -server|-serveru
+//	testworker [-f filter] -test   (the filter is broken if it has a line "SYNTAX ERROR")
 //
 // Commands (the first word is percent-decoded and lower-cased, as
 // mimedefang.pl does):
@@ -69,6 +70,26 @@ import (
 // allocated until the process exits.
 var ballast [][]byte
 
+// testFilter is mimedefang.pl's -test: a filter file that contains the
+// line "SYNTAX ERROR" is broken; any other (or none) is fine.
+func testFilter(path string) int {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testworker: %v\n", err)
+			return 1
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if line == "SYNTAX ERROR" {
+				fmt.Fprintf(os.Stderr, "syntax error at %s line %d\n", path, i+1)
+				return 255
+			}
+		}
+	}
+	fmt.Printf("Filter %s seems syntactically correct.\n", path)
+	return 0
+}
+
 type worker struct {
 	status    *os.File // fd 3 in -serveru mode, else nil
 	ignoreEOF bool
@@ -76,11 +97,15 @@ type worker struct {
 
 func main() {
 	args := os.Args[1:]
+	filter := ""
 	if len(args) >= 3 && args[0] == "-f" {
-		args = args[2:]
+		filter, args = args[1], args[2:]
+	}
+	if len(args) == 1 && args[0] == "-test" {
+		os.Exit(testFilter(filter))
 	}
 	if len(args) != 1 || (args[0] != "-server" && args[0] != "-serveru") {
-		fmt.Fprintln(os.Stderr, "usage: testworker [-f filter] -server|-serveru")
+		fmt.Fprintln(os.Stderr, "usage: testworker [-f filter] -server|-serveru|-test")
 		os.Exit(1)
 	}
 	w := &worker{}
