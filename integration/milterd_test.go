@@ -99,6 +99,13 @@ var varying = regexp.MustCompile(`(?m)^(Q.*|i.*|=client_port .*|=daemon_port .*)
 // multiplexor) and compares the working directories they leave, and the
 // headers of the delivered copies.
 func TestMilterdSpoolMatchesOriginal(t *testing.T) {
+	runSpoolComparison(t, false, varying)
+}
+
+// runSpoolComparison is TestMilterdSpoolMatchesOriginal behind Postfix or,
+// with sendmail, behind Sendmail; mask removes the COMMANDS lines that
+// vary from run to run.
+func runSpoolComparison(t *testing.T, sendmail bool, mask *regexp.Regexp) {
 	got := map[string]map[string]string{}
 	for _, m := range []struct{ name, path string }{
 		{"original", harness.OriginalMilter},
@@ -109,6 +116,7 @@ func TestMilterdSpoolMatchesOriginal(t *testing.T) {
 			Milter:      m.path,
 			MilterArgs:  []string{"-d"},
 			Filter:      harness.Testdata(t, "test.filter"),
+			Sendmail:    sendmail,
 		})
 		msg := &harness.Message{
 			From: "tester@" + harness.Domain, To: "alice@" + harness.Domain,
@@ -121,10 +129,10 @@ func TestMilterdSpoolMatchesOriginal(t *testing.T) {
 			t.Fatalf("%s: not accepted: %s %q", m.name, res.Stage, res.Reply)
 		}
 		files := keptWorkDir(t, stack.Multiplexor.Spool)
-		files["COMMANDS"] = varying.ReplaceAllString(strings.ReplaceAll(files["COMMANDS"], msg.MessageID, "<MSGID>"), "")
+		files["COMMANDS"] = mask.ReplaceAllString(strings.ReplaceAll(files["COMMANDS"], msg.MessageID, "<MSGID>"), "")
 		files["HEADERS"] = strings.ReplaceAll(files["HEADERS"], msg.MessageID, "<MSGID>")
 		files["INPUTMSG"] = strings.ReplaceAll(files["INPUTMSG"], msg.MessageID, "<MSGID>")
-		delivered := stack.Postfix.WaitForMessage(t, msg.MessageID)
+		delivered := stack.MTA.WaitForMessage(t, msg.MessageID)
 		for _, h := range []string{"X-MD-Test", "X-Scanned-By", "Content-Type", "X-Folded"} {
 			files["delivered "+h] = strings.Join(delivered.Header[h], "|")
 		}
@@ -174,7 +182,7 @@ type checkOutcome struct {
 
 // copyFor waits for the copy of a message delivered to rcpt (a filter may
 // have added recipients, whose copies can arrive first).
-func copyFor(t *testing.T, p *harness.Postfix, messageID, rcpt string) *harness.Delivered {
+func copyFor(t *testing.T, p harness.MTA, messageID, rcpt string) *harness.Delivered {
 	t.Helper()
 	p.WaitForMessage(t, messageID)
 	deadline := time.Now().Add(15 * time.Second)
@@ -206,6 +214,13 @@ func deliveredSummary(raw []byte) string {
 // with -r -H -s -t behind the original multiplexor and checks that the
 // SMTP-stage checks and every kind of modification come out the same.
 func TestMilterdChecksMatchOriginal(t *testing.T) {
+	runChecksComparison(t, false, "550 5.7.1 Sender refused by test policy")
+}
+
+// runChecksComparison is TestMilterdChecksMatchOriginal behind Postfix or,
+// with sendmail, behind Sendmail. senderRejected is the reply the client
+// must get for the rejected sender.
+func runChecksComparison(t *testing.T, sendmail bool, senderRejected string) {
 	type msgCase struct {
 		name string
 		env  harness.Envelope
@@ -228,20 +243,21 @@ func TestMilterdChecksMatchOriginal(t *testing.T) {
 			Milter:      m.path(t),
 			MilterArgs:  append([]string{"-r", "-H", "-s", "-t"}, debugArgs...),
 			Filter:      harness.Testdata(t, "checks.filter"),
+			Sendmail:    sendmail,
 		})
 		for _, c := range cases {
 			msg := c.msg
 			msg.From, msg.To = c.env.From, c.env.To[0]
 			msg.MessageID = "<" + strings.ReplaceAll(c.name, " ", "-") + "-" + m.name + "@client>"
-			res := harness.SendMail(t, stack.Postfix.Addr, c.env, msg.Bytes())
+			res := harness.SendMail(t, stack.MTA.SMTPAddr(), c.env, msg.Bytes())
 			o := checkOutcome{stage: res.Stage, reply: res.Reply.String()}
 			if res.Accepted() {
 				o.reply = "250 (queued)"
 				// The added recipient gets a copy too: compare the copy
 				// for the envelope recipient, whichever arrives first.
-				o.delivered = deliveredSummary(copyFor(t, stack.Postfix, msg.MessageID, c.env.To[0]).Raw)
+				o.delivered = deliveredSummary(copyFor(t, stack.MTA, msg.MessageID, c.env.To[0]).Raw)
 				if c.name == "modified" {
-					copyFor(t, stack.Postfix, msg.MessageID, "bob@"+d) // the recipient the filter added
+					copyFor(t, stack.MTA, msg.MessageID, "bob@"+d) // the recipient the filter added
 				}
 				o.delivered = strings.ReplaceAll(o.delivered, m.name, "MILTER")
 			}
@@ -262,10 +278,11 @@ func TestMilterdChecksMatchOriginal(t *testing.T) {
 			t.Errorf("%s:\n--- original: %s %q\n%s\n--- md-milterd: %s %q\n%s", c.name, a.stage, a.reply, a.delivered, b.stage, b.reply, b.delivered)
 		}
 	}
-	if o := got["md-milterd"]["sender rejected"]; o.reply != "550 5.7.1 Sender refused by test policy" {
+	if o := got["md-milterd"]["sender rejected"]; o.reply != senderRejected {
 		t.Errorf("sender rejected: md-milterd reply %q", o.reply)
 	}
-	if o := got["md-milterd"]["modified"]; !strings.Contains(o.delivered, "MDTEST BOILERPLATE") || !strings.Contains(o.delivered, "X-MD-Inserted: at the top") {
+	if o := got["md-milterd"]["modified"]; !strings.Contains(o.delivered, "MDTEST BOILERPLATE") || !strings.Contains(o.delivered, "X-MD-Inserted: at the top") ||
+		!strings.Contains(o.delivered, "Return-Path: <changed@"+d+">") {
 		t.Errorf("modified message lacks the modifications:\n%s", o.delivered)
 	}
 }

@@ -69,7 +69,8 @@ type typicalOutcome struct {
 }
 
 var (
-	typicalQueueID  = regexp.MustCompile(`queued as [0-9A-Za-z]+`)
+	// Postfix: "queued as ID"; Sendmail: "250 2.0.0 ID Message accepted"
+	typicalQueueID  = regexp.MustCompile(`(queued as |250 2\.0\.0 )[0-9A-Za-z]{10,}`)
 	typicalReceived = regexp.MustCompile(`(?m)^Received: .*\n(?:[ \t].*\n)*`)
 )
 
@@ -89,7 +90,7 @@ func serverLines(transcript string) string {
 	var out []string
 	for _, l := range strings.Split(transcript, "\n") {
 		if strings.HasPrefix(l, "<-") || strings.HasPrefix(l, "<**") {
-			out = append(out, typicalQueueID.ReplaceAllString(l, "queued as QUEUEID"))
+			out = append(out, maskQueueID(l))
 		}
 	}
 	return strings.Join(out, "\n")
@@ -103,6 +104,13 @@ func serverLines(transcript string) string {
 // replies and the delivered messages are the same, and that the filter's
 // effects are really there.
 func TestMilterdTypicalMatchesOriginal(t *testing.T) {
+	runTypicalComparison(t, false, "250 2.0.0 Ok: queued as QUEUEID")
+}
+
+// runTypicalComparison is TestMilterdTypicalMatchesOriginal behind Postfix
+// or, with sendmail, behind Sendmail; accepted is the MTA's reply to an
+// accepted message, queue ID masked.
+func runTypicalComparison(t *testing.T, sendmail bool, accepted string) {
 	harness.RequireProgram(t, harness.OriginalMultiplexor, "mimedefang")
 	from := "tester@" + harness.Domain
 	to := "alice@" + harness.Domain
@@ -113,6 +121,7 @@ func TestMilterdTypicalMatchesOriginal(t *testing.T) {
 			Multiplexor: harness.OriginalMultiplexor,
 			Milter:      m.path(t),
 			Filter:      harness.Testdata(t, "typical.filter"),
+			Sendmail:    sendmail,
 		})
 		for _, c := range typicalCases {
 			msgID := "<typical-" + c.name + "@client." + harness.Domain + ">"
@@ -124,11 +133,11 @@ func TestMilterdTypicalMatchesOriginal(t *testing.T) {
 				strings.Join(c.headers, "\n") + "\n" +
 				"\n" + c.body
 			data = strings.ReplaceAll(data, "\n", "\r\n")
-			res := harness.SendMail(t, stack.Postfix.Addr, harness.Envelope{From: from, To: []string{to}}, []byte(data))
+			res := harness.SendMail(t, stack.MTA.SMTPAddr(), harness.Envelope{From: from, To: []string{to}}, []byte(data))
 			o := typicalOutcome{stage: res.Stage, reply: res.Reply.String(), replies: serverLines(res.Transcript)}
 			if res.Accepted() {
-				o.reply = typicalQueueID.ReplaceAllString(o.reply, "queued as QUEUEID")
-				o.delivered = maskTypical(stack.Postfix.WaitForMessage(t, msgID).Raw)
+				o.reply = maskQueueID(o.reply)
+				o.delivered = maskTypical(stack.MTA.WaitForMessage(t, msgID).Raw)
 			}
 			got[m.name][c.name] = o
 		}
@@ -149,14 +158,14 @@ func TestMilterdTypicalMatchesOriginal(t *testing.T) {
 	// by both being equally wrong
 	for _, m := range milters {
 		t.Run(m.name, func(t *testing.T) {
-			checkTypicalEffects(t, got[m.name])
+			checkTypicalEffects(t, got[m.name], accepted)
 		})
 	}
 }
 
-func checkTypicalEffects(t *testing.T, got map[string]typicalOutcome) {
+func checkTypicalEffects(t *testing.T, got map[string]typicalOutcome, accepted string) {
 	clean := got["clean"]
-	if clean.reply != "250 2.0.0 Ok: queued as QUEUEID" {
+	if clean.reply != accepted {
 		t.Errorf("clean: %s reply %q, want 250", clean.stage, clean.reply)
 	} else {
 		head, body, _ := strings.Cut(clean.delivered, "\n\n")
@@ -172,7 +181,7 @@ func checkTypicalEffects(t *testing.T, got map[string]typicalOutcome) {
 	}
 
 	exe := got["exe"]
-	if exe.reply != "250 2.0.0 Ok: queued as QUEUEID" {
+	if exe.reply != accepted {
 		t.Errorf("exe: %s reply %q, want 250", exe.stage, exe.reply)
 	} else {
 		d := exe.delivered

@@ -258,6 +258,9 @@ func (p *Postfix) Postconf(t testing.TB, args ...string) string {
 	return out
 }
 
+// SMTPAddr returns the address of the instance's SMTP listener.
+func (p *Postfix) SMTPAddr() string { return p.Addr }
+
 // Maillog returns the instance's log so far.
 func (p *Postfix) Maillog() string {
 	b, _ := os.ReadFile(p.MaillogPath)
