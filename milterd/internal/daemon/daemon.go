@@ -93,9 +93,8 @@ worker's RESULTS through the milter protocol. Every failure is a temporary
 failure: mail is never accepted unscanned.
 
 Every option of mimedefang is accepted with the same letter and meaning.
-Not implemented yet: -b (the listen backlog is the system default);
--y is always on (the macro list is always
-requested from the MTA); -M is obsolete and ignored.`,
+-y is always on (the macro list is always requested from the MTA); -M is
+obsolete and ignored.`,
 		Example:               `  md-milterd -D -U defang -p inet:7890@127.0.0.1 -m /var/spool/MIMEDefang/mimedefang-multiplexor.sock`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
@@ -133,7 +132,7 @@ requested from the MTA); -M is obsolete and ignored.`,
 	f.BoolVarP(&o.filterTime, "filter-time", "T", false, "log the filter time of each message")
 	f.BoolVarP(&o.noRcptRej, "no-rejected-rcpts", "N", false, "do not ask the MTA for recipients it rejected")
 	f.BoolVarP(&o.symlist, "symlist", "y", false, "request the macro list from the MTA (always on in md-milterd)")
-	f.IntVarP(&o.backlog, "backlog", "b", 0, "listen backlog (accepted, not implemented: the system default is used)")
+	f.IntVarP(&o.backlog, "backlog", "b", 0, "listen backlog of the milter socket; values below 5 become 5 (default: the system's, somaxconn)")
 	f.BoolVarP(&o.groupRead, "group-readable", "G", false, "make sockets, directories and files group-accessible")
 	f.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process ID to this file")
 	f.StringVarP(&o.lockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
@@ -176,6 +175,9 @@ func (o *options) validate(c *cobra.Command) error {
 	}
 	if o.reserved < -1 {
 		o.reserved = -1
+	}
+	if c.Flags().Changed("backlog") {
+		o.backlog = max(o.backlog, minBacklog) // 0 means "not given" to listen
 	}
 	if _, err := ParseFacility(o.facility); err != nil {
 		return err
@@ -322,7 +324,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		mask = 0o007
 	}
 	old := syscall.Umask(mask)
-	ln, err := net.Listen(network, addr)
+	ln, err := listen(network, addr, o.backlog)
 	if o.groupRead {
 		syscall.Umask(0o027)
 	} else {
