@@ -3,7 +3,7 @@
 
 GO       ?= go
 BIN      := $(CURDIR)/bin
-MODULES  := proto milterd multiplexor integration
+MODULES  := proto milterd multiplexor worker integration
 # The run target's scratch space; override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= /tmp/md-run
 
@@ -15,6 +15,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./multiplexor/cmd/...
 	$(GO) build -o $(BIN)/ ./milterd/cmd/...
+	$(GO) build -o $(BIN)/ ./worker/cmd/...
 
 vet:
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
@@ -24,7 +25,7 @@ vet:
 test: build vet unit integration
 
 unit:
-	@for m in proto milterd multiplexor; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
+	@for m in proto milterd multiplexor worker; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 
 integration: build
 	cd integration && MD_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 20m ./...

@@ -45,8 +45,9 @@ type MultiplexorOptions struct {
 	// Filter is the Perl filter (-F). It is copied into Dir/etc so that the
 	// defang user can read it. Required.
 	Filter string
-	// Worker is the worker program (-f). Default: OriginalWorker. Give an
-	// absolute path the defang user can execute (see InstallExecutable).
+	// Worker is the worker program (-f). Default: OriginalWorker. Any other
+	// program is first copied into Dir/wbin, where the defang user can run
+	// it.
 	Worker string
 	// MinWorkers and MaxWorkers are -m and -x. Default 1 and 4.
 	MinWorkers, MaxWorkers int
@@ -80,6 +81,12 @@ func StartMultiplexor(t testing.TB, o MultiplexorOptions) *Multiplexor {
 	if o.Worker == "" {
 		RequireProgram(t, OriginalWorker, "mimedefang")
 		o.Worker = OriginalWorker
+	} else if o.Worker != OriginalWorker {
+		// a build output may sit where the defang user cannot reach it
+		requireBinary(t, o.Worker)
+		wbin := filepath.Join(o.Dir, "wbin")
+		MkdirOwned(t, wbin, Account{UID: 0, GID: 0}, 0o755)
+		o.Worker = InstallExecutable(t, o.Worker, wbin)
 	}
 	if o.MinWorkers == 0 {
 		o.MinWorkers = 1

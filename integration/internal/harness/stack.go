@@ -14,8 +14,12 @@ type StackOptions struct {
 	// Milter is the milter binary. Default: OriginalMilter; MDBinary(t,
 	// "md-milterd") runs ours.
 	Milter string
-	// Filter is the Perl filter file. Required.
+	// Filter is the filter file (Perl for mimedefang.pl, Lua for md-worker).
+	// Required.
 	Filter string
+	// Worker is the worker program. Default: the original mimedefang.pl;
+	// MDBinary(t, "md-worker") is installed where the defang user can run it.
+	Worker string
 	// MultiplexorArgs and MilterArgs are extra flags for each daemon.
 	MultiplexorArgs, MilterArgs []string
 	// Postfix holds extra Postfix settings; its Dir and Milters are set by
@@ -64,6 +68,7 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 		Path:   o.Multiplexor,
 		Dir:    s.Dir,
 		Filter: o.Filter,
+		Worker: o.Worker,
 		Args:   o.MultiplexorArgs,
 	})
 	s.Milter = StartMilter(t, MilterOptions{

@@ -1,0 +1,130 @@
+package integration
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
+)
+
+// TestPostfixProductStack runs the product as an administrator would
+// install it: Postfix → md-milterd → md-multiplexor → md-worker with the
+// shipped deploy/filters/suggested-minimum.lua. Clean mail is delivered
+// with its body untouched, an .exe attachment is removed with a warning and
+// the rest of the message kept, and a reread with a broken filter is
+// refused while mail keeps flowing through the old one.
+func TestPostfixProductStack(t *testing.T) {
+	filter := filepath.Join(harness.ModuleRoot(t), "..", "deploy", "filters", "suggested-minimum.lua")
+	stack := harness.StartStack(t, harness.StackOptions{
+		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
+		Milter:      harness.MDBinary(t, "md-milterd"),
+		Worker:      harness.MDBinary(t, "md-worker"),
+		Filter:      filter,
+	})
+	from := "tester@" + harness.Domain
+	to := "alice@" + harness.Domain
+
+	sendClean := func(t *testing.T, subject string) {
+		t.Helper()
+		msg := &harness.Message{From: from, To: to, Subject: subject,
+			Body: "Hello from the product test.\nA second line, with 8-bit: caf\xc3\xa9.\n"}
+		res := harness.Send(t, stack.Postfix.Addr, msg)
+		if !res.Accepted() {
+			t.Fatalf("clean message not accepted: %s reply %q", res.Stage, res.Reply)
+		}
+		got := stack.Postfix.WaitForMessage(t, msg.MessageID)
+		if want := msg.Body; string(got.Body) != want {
+			t.Errorf("clean message body changed:\n--- sent\n%q\n--- delivered\n%q", want, got.Body)
+		}
+		if v := got.Header.Get("X-Scanned-By"); v == "" {
+			t.Errorf("clean message has no X-Scanned-By; message:\n%s", got.Raw)
+		}
+	}
+
+	t.Run("clean message is delivered intact", func(t *testing.T) {
+		sendClean(t, "product clean")
+	})
+
+	t.Run("exe attachment is dropped with a warning", func(t *testing.T) {
+		var exe typicalCase
+		for _, c := range typicalCases {
+			if c.name == "exe" {
+				exe = c
+			}
+		}
+		msg := &harness.Message{From: from, To: to, Subject: "product exe", Headers: exe.headers, Body: exe.body}
+		res := harness.Send(t, stack.Postfix.Addr, msg)
+		if !res.Accepted() {
+			t.Fatalf("exe message not accepted: %s reply %q", res.Stage, res.Reply)
+		}
+		got := stack.Postfix.WaitForMessage(t, msg.MessageID)
+		body := string(got.Body)
+		for _, gone := range []string{"invoice.exe\"", "TVqQACBoYXJtbGVzcyBmYWtl"} {
+			if strings.Contains(body, gone) {
+				t.Errorf("delivered message still has %q:\n%s", gone, got.Raw)
+			}
+		}
+		for _, kept := range []string{
+			"See attached.",
+			"filename=\"notes.txt\"",
+			"cXVhcnRlcmx5IG51bWJlcnM6IDEgMiAzCg==", // notes.txt, byte for byte
+			"An attachment named invoice.exe was removed from this document as it",
+			"constituted a security hazard.",
+		} {
+			if !strings.Contains(body, kept) {
+				t.Errorf("delivered message lacks %q:\n%s", kept, got.Raw)
+			}
+		}
+	})
+
+	t.Run("broken filter is refused by reread", func(t *testing.T) {
+		good, err := os.ReadFile(stack.Multiplexor.Filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken := append(bytes.Clone(good), []byte("\nfunction filter_end(entity\n")...)
+		if err := os.WriteFile(stack.Multiplexor.Filter, broken, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		reply := control(t, stack.Multiplexor.Socket, "reread")
+		if !strings.HasPrefix(reply, "error: Filter not reread, workers keep the old one: ") ||
+			!strings.Contains(reply, "suggested-minimum.lua") {
+			t.Fatalf("reread of a broken filter answered %q, want the refusal naming the filter", reply)
+		}
+		sendClean(t, "product after refused reread")
+
+		if err := os.WriteFile(stack.Multiplexor.Filter, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if reply := control(t, stack.Multiplexor.Socket, "reread"); reply != "Forced reread of filter rules\n" {
+			t.Fatalf("reread of the mended filter answered %q", reply)
+		}
+		sendClean(t, "product after reread")
+	})
+}
+
+// control sends one command to a multiplexor's control socket and returns
+// the whole reply.
+func control(t *testing.T, socket, cmd string) string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if err != nil {
+		t.Fatalf("control socket: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		t.Fatalf("control socket: %v", err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("control socket: reading the reply to %q: %v", cmd, err)
+	}
+	return string(b)
+}

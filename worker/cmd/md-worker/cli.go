@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mdgo/md/worker/filter"
+	"github.com/mdgo/md/worker/internal/offline"
+	"github.com/mdgo/md/worker/server"
+)
+
+// Version is the version md-worker reports (-features).
+const Version = "3.3-go"
+
+// defaultFilter is CONFDIR/mimedefang-filter with the Lua engine's
+// extension.
+const defaultFilter = "/etc/mail/mimedefang-filter.lua"
+
+var stdout, stderr io.Writer = os.Stdout, os.Stderr
+
+// legacyModes are the single-argument modes of mimedefang.pl's main.
+var legacyModes = map[string]bool{
+	"-server": true, "-serveru": true, "-embserver": true, "-embserveru": true,
+	"-test": true, "-validate": true, "-features": true,
+}
+
+// run dispatches the original argv forms (reference §6.4.1) and otherwise
+// hands over to cobra.
+func run(args []string) int {
+	filterPath := defaultFilter
+	rest := args
+	if len(rest) >= 3 && rest[0] == "-f" {
+		filterPath, rest = rest[1], rest[2:]
+	}
+	if len(rest) == 1 && (legacyModes[rest[0]] || strings.HasPrefix(rest[0], "/")) {
+		return legacy(filterPath, rest[0])
+	}
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && !strings.HasPrefix(args[0], "--") && args[0] != "-h" {
+		fmt.Fprintln(stderr, "Usage: md-worker [-f filter] -server|-serveru|-test|-validate|-features|<absolute dir>")
+		return 1
+	}
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		if e, ok := err.(exitError); ok {
+			return int(e)
+		}
+		return 1
+	}
+	return 0
+}
+
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func load(path string) (*filter.Callbacks, *filter.Config, error) {
+	cfg := filter.DefaultConfig()
+	cb, err := filter.LoadFilter(path, cfg)
+	return cb, cfg, err
+}
+
+// legacy runs one of mimedefang.pl's modes.
+func legacy(filterPath, mode string) int {
+	cb, cfg, err := load(filterPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "md-worker: cannot load filter %s: %v\n", filterPath, err)
+		return 1
+	}
+	switch mode {
+	case "-test":
+		fmt.Fprintf(stdout, "Filter %s seems syntactically correct.\n", filterPath)
+		return 0
+	case "-features":
+		fmt.Fprintf(stdout, "md-worker version %s\n", Version)
+		fmt.Fprintf(stdout, "Filter engines and built-in filters: %s\n", strings.Join(filter.Builtins(), " "))
+		return 0
+	case "-validate":
+		return filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: stderr}).Validate(context.Background())
+	case "-server", "-serveru", "-embserver", "-embserveru":
+		opts := server.Options{Config: cfg, Chdir: true, Timeout: requestTimeout(stderr)}
+		if strings.HasSuffix(mode, "u") {
+			opts.StatusTags = os.NewFile(3, "status")
+		}
+		return server.Run(cb, opts)
+	}
+	// One-shot scan of an absolute directory; nothing is printed.
+	w := filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: stderr, Chdir: true})
+	if err := w.Initialize(context.Background()); err != nil {
+		fmt.Fprintln(stderr, err)
+	}
+	if err := w.Scan(context.Background(), mode); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// defaultRequestTimeout is the per-request deadline when MD_WORKER_TIMEOUT
+// is unset: under the multiplexor's default busy timeout (-b 120), so that a
+// filter that runs away is stopped by the worker itself, which answers an
+// error (the milter tempfails the message) and keeps serving, before the
+// multiplexor has to kill it.
+const defaultRequestTimeout = 100 * time.Second
+
+// requestTimeout reads MD_WORKER_TIMEOUT (a Go duration such as "30s"), the
+// per-request deadline in server mode; "0" turns it off.
+func requestTimeout(stderr io.Writer) time.Duration {
+	v := os.Getenv("MD_WORKER_TIMEOUT")
+	if v == "" {
+		return defaultRequestTimeout
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		fmt.Fprintf(stderr, "md-worker: MD_WORKER_TIMEOUT=%q is not a duration such as 30s; using %v\n", v, defaultRequestTimeout)
+		return defaultRequestTimeout
+	}
+	return d
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "md-worker",
+		Short:         "MIMEDefang filter worker (mimedefang.pl replacement)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newCheck(), newTest())
+	return root
+}
+
+func newCheck() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check FILE",
+		Short: "Load a filter and report every error with its line number",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			errs := filter.CheckFilter(args[0])
+			for _, e := range errs {
+				fmt.Fprintln(cmd.ErrOrStderr(), e)
+			}
+			if len(errs) > 0 {
+				return exitError(1)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Filter %s seems syntactically correct.\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newTest() *cobra.Command {
+	var (
+		filterPath string
+		env        offline.Envelope
+		timeout    time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "test MESSAGE.eml --filter FILE",
+		Short: "Run a filter on a message file and print what the milter would do",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			cb, cfg, err := load(filterPath)
+			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "md-worker: cannot load filter %s: %v\n", filterPath, err)
+				return exitError(1)
+			}
+			w := filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: cmd.ErrOrStderr()})
+			ctx := context.Background()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			if err := w.Initialize(ctx); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+			}
+			_, err = offline.Run(ctx, w, raw, env, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&filterPath, "filter", "f", defaultFilter, "filter file, or builtin:<name>")
+	f.StringVar(&env.Sender, "sender", "", "envelope sender (MAIL FROM)")
+	f.StringArrayVar(&env.Recipients, "recipient", nil, "envelope recipient (RCPT TO), repeatable")
+	f.StringVar(&env.RelayAddr, "relay-addr", "", "client IP address (default 127.0.0.1)")
+	f.StringVar(&env.RelayName, "relay-name", "", "client host name (default [relay-addr])")
+	f.StringVar(&env.Helo, "helo", "", "HELO argument (default localhost)")
+	f.StringVar(&env.QueueID, "queue-id", "", "queue ID (default NOQUEUE)")
+	f.DurationVar(&timeout, "timeout", 0, "deadline for the whole run (0: none)")
+	return c
+}

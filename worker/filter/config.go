@@ -1,0 +1,144 @@
+package filter
+
+// Config holds the configuration globals a filter sets (mimedefang-filter(5)
+// "GLOBAL VARIABLES YOU CAN SET"). One Config lives as long as the worker
+// process: values changed inside a callback persist for later requests, as
+// $NotifySenderSubject does in mimedefang.pl.
+//
+// The zero value is not useful; start from DefaultConfig. An engine that
+// loads a filter applies the filter's file-scope assignments to the Config
+// it is given; fields left as DefaultConfig set them keep the original's
+// defaults.
+type Config struct {
+	// AdminAddress is $AdminAddress, recipient of admin and quarantine
+	// mail, named in GeneralWarning. Default "postmaster@localhost".
+	AdminAddress string
+	// AdminName is $AdminName. Default "MIMEDefang Administrator".
+	AdminName string
+	// DaemonAddress is $DaemonAddress, envelope sender and From: of
+	// notifications. Default "mailer-daemon@localhost".
+	DaemonAddress string
+	// DaemonName is $DaemonName. Default "MIMEDefang".
+	DaemonName string
+
+	// AddWarningsInline is $AddWarningsInline: false puts warnings in a
+	// separate text part, true appends them to the first text/plain and
+	// text/html parts.
+	AddWarningsInline bool
+	// WarningLocation is $WarningLocation, the offset of the warning part
+	// (0 first, -1 last). Default 0.
+	WarningLocation int
+	// GeneralWarning is $GeneralWarning, prepended to every warning block.
+	// Nil means mimedefang.pl's default text, built from AdminName,
+	// AdminAddress and URL when it is needed (DefaultGeneralWarning); a
+	// filter that sets it, even to "", replaces it.
+	GeneralWarning *string
+	// URL is $URL, inserted in the default GeneralWarning.
+	// Default "https://mimedefang.org/enduser/".
+	URL string
+	// Stupidity is %Stupidity.
+	Stupidity Stupidity
+	// MaxMIMEParts is $MaxMIMEParts: > 0 bounces messages with more MIME
+	// parts without calling any callback. Default -1 (no limit).
+	MaxMIMEParts int
+
+	// NotifySenderSubject is $NotifySenderSubject.
+	// Default "MIMEDefang Notification".
+	NotifySenderSubject string
+	// NotifyAdministratorSubject is $NotifyAdministratorSubject.
+	// Default "MIMEDefang Notification".
+	NotifyAdministratorSubject string
+	// QuarantineSubject is $QuarantineSubject.
+	// Default "MIMEDefang Quarantine Report".
+	QuarantineSubject string
+	// NotifyNoPreamble is $NotifyNoPreamble.
+	NotifyNoPreamble bool
+
+	// SyslogFacility is $SyslogFacility. Default "mail".
+	SyslogFacility string
+	// SALocalTestsOnly is $SALocalTestsOnly. Default true.
+	SALocalTestsOnly bool
+	// AddApparentlyToForSpamAssassin is $AddApparentlyToForSpamAssassin.
+	AddApparentlyToForSpamAssassin bool
+	// ValidateIPHeader is $ValidateIPHeader, the IP-validation header
+	// name read from CONFDIR/mimedefang-ip-key, or "".
+	ValidateIPHeader string
+	// PrivateMyHostName is $PrivateMyHostName; "" means ask the system.
+	PrivateMyHostName string
+
+	// SpoolDir is $Features{'Path:SPOOLDIR'}. Default
+	// "/var/spool/MIMEDefang".
+	SpoolDir string
+	// QuarantineDir is $Features{'Path:QUARANTINEDIR'}. Default
+	// "/var/spool/MD-Quarantine".
+	QuarantineDir string
+	// ConfDir is $Features{'Path:CONFDIR'}. Default "/etc/mail".
+	ConfDir string
+	// Sendmail is $Features{'Path:SENDMAIL'}. Default "/usr/sbin/sendmail".
+	Sendmail string
+
+	// Features holds the other %Features keys a filter sets or reads
+	// (integration switches and paths), by their Perl names.
+	Features map[string]string
+	// Vars holds filter-defined configuration an engine wants to keep
+	// per worker (for example integration settings such as $ClamdSock),
+	// by name.
+	Vars map[string]string
+}
+
+// Stupidity is %Stupidity.
+type Stupidity struct {
+	// NoMultipleInlines is $Stupidity{NoMultipleInlines}: when a separate
+	// warning part goes first into a message that was multipart, the
+	// first text/plain leaf gets Content-Disposition inline with
+	// filename MESSAGE.TXT.
+	NoMultipleInlines bool
+}
+
+// DefaultConfig returns the defaults mimedefang.pl 3.3 sets before and
+// after loading the filter.
+func DefaultConfig() *Config {
+	return &Config{
+		AdminAddress:               "postmaster@localhost",
+		AdminName:                  "MIMEDefang Administrator",
+		DaemonAddress:              "mailer-daemon@localhost",
+		DaemonName:                 "MIMEDefang",
+		URL:                        "https://mimedefang.org/enduser/",
+		MaxMIMEParts:               -1,
+		NotifySenderSubject:        "MIMEDefang Notification",
+		NotifyAdministratorSubject: "MIMEDefang Notification",
+		QuarantineSubject:          "MIMEDefang Quarantine Report",
+		SyslogFacility:             "mail",
+		SALocalTestsOnly:           true,
+		SpoolDir:                   "/var/spool/MIMEDefang",
+		QuarantineDir:              "/var/spool/MD-Quarantine",
+		ConfDir:                    "/etc/mail",
+		Sendmail:                   "/usr/sbin/sendmail",
+		Features:                   map[string]string{},
+		Vars:                       map[string]string{},
+	}
+}
+
+// SetGeneralWarning sets GeneralWarning to s (a filter's
+// "$GeneralWarning = ...").
+func (cfg *Config) SetGeneralWarning(s string) { cfg.GeneralWarning = &s }
+
+// Warning returns the effective $GeneralWarning: the filter's value if it
+// set one, else DefaultGeneralWarning of the current AdminName,
+// AdminAddress and URL.
+func (cfg *Config) Warning() string {
+	if cfg.GeneralWarning != nil {
+		return *cfg.GeneralWarning
+	}
+	return DefaultGeneralWarning(cfg.AdminName, cfg.AdminAddress, cfg.URL)
+}
+
+// DefaultGeneralWarning is the text mimedefang.pl 3.3 assigns to an
+// undefined $GeneralWarning after loading the filter.
+func DefaultGeneralWarning(adminName, adminAddress, url string) string {
+	return "WARNING: This e-mail has been altered by MIMEDefang.  Following this\n" +
+		"paragraph are indications of the actual changes made.  For more\n" +
+		"information about your site's MIMEDefang policy, contact\n" +
+		adminName + " <" + adminAddress + ">.  For more information about MIMEDefang, see:\n\n" +
+		"            " + url + "\n\n"
+}

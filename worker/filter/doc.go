@@ -1,0 +1,29 @@
+// Package filter is md-worker's typed filter API: the Go form of a
+// MIMEDefang filter (mimedefang-filter(5)).
+//
+// A filter is a Callbacks value. Each field is one of the Perl filter's
+// subs (filter_relay, filter_begin, filter, filter_end ...); a nil field is
+// a sub the filter does not define, which matters because mimedefang.pl
+// answers differently for an undefined callback (filter_relay undefined:
+// "ok 1 ok 250 2.1.0 0"; filter_tick undefined: an error line; filter_map
+// undefined: "PERM No filter_map function defined").
+//
+// Every callback receives a *Context: the per-request state that
+// mimedefang.pl keeps in globals ($Sender, @Recipients, $QueueID ...), the
+// worker's persistent *Config ($AdminAddress, $GeneralWarning ...), the
+// request's deadline (Context embeds a context.Context), and the actions
+// (action_bounce, action_drop_with_warning, action_add_header, add_recipient
+// ...) as methods with Go names that map 1:1 to the Perl names; the doc
+// comment of each method names its Perl original.
+//
+// A Worker runs the requests of the multiplexor's server protocol for one
+// filter: Worker.Scan is mimedefang.pl's do_scan (the message pipeline of
+// filter_begin, the part walk, warnings, filter_end, NEWBODY and RESULTS),
+// Worker.Handle dispatches one request line. Package server wraps a Worker
+// in the stdin/stdout loop; cmd/md-worker loads filters through the Engine
+// registry of this package (Lua files, compiled-in Go filters).
+//
+// What this package is not: it does not speak milter, it does not manage
+// processes, and it never writes the message body with a MIME library's
+// encoder — package message splices the new body from INPUTMSG.
+package filter

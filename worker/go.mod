@@ -1,0 +1,14 @@
+module github.com/mdgo/md/worker
+
+go 1.26.8
+
+require (
+	github.com/spf13/cobra v1.10.2
+	github.com/yuin/gopher-lua v1.1.2
+	golang.org/x/text v0.34.0
+)
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

@@ -1,0 +1,359 @@
+package luafilter
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/mdgo/md/worker/filter"
+	"github.com/mdgo/md/worker/message"
+)
+
+// A binding is one Lua function of the filter API. It runs with f.cur set
+// to the Context of the running callback (nil at file scope).
+type binding func(f *Filter, L *lua.LState) int
+
+// bindings maps every Lua name of the filter API to its implementation.
+// Adding a function of package filter is one line here, using the adapters
+// below for its Go signature. Predicates and success flags return Lua
+// booleans where Perl returns 1/0, because 0 is true in Lua: a ported
+// "if re_match(...) then" must not always succeed.
+var bindings = map[string]binding{
+	// Part dispositions (filter-api §4.1).
+	"action_accept":               partAction("accept", ctxBool((*filter.Context).ActionAccept)),
+	"action_accept_with_warning":  changes(partAction("accept", ctxBoolS((*filter.Context).ActionAcceptWithWarning))),
+	"action_drop":                 changes(partAction("drop", ctxBool((*filter.Context).ActionDrop))),
+	"action_drop_with_warning":    changes(partAction("drop", ctxBoolS((*filter.Context).ActionDropWithWarning))),
+	"action_replace_with_warning": changes(partAction("replace", ctxBoolS((*filter.Context).ActionReplaceWithWarning))),
+	"action_replace_with_url":     changes(partAction("replace", bindReplaceWithURL)),
+	"action_defang":               changes(partAction("accept", ctxBoolPSSS((*filter.Context).ActionDefang))),
+	"action_external_filter":      changes(ctxBoolPS((*filter.Context).ActionExternalFilter)),
+
+	// Whole-message dispositions (§4.2).
+	"action_bounce":    ctxBoolOptSSS((*filter.Context).ActionBounce),
+	"action_tempfail":  ctxBoolOptSSS((*filter.Context).ActionTempfail),
+	"action_discard":   ctxBool((*filter.Context).ActionDiscard),
+	"message_rejected": ctxBool((*filter.Context).MessageRejected),
+
+	// Header edits (§4.4).
+	"action_add_header":             ctxBoolSS((*filter.Context).ActionAddHeader),
+	"action_insert_header":          ctxBoolSSI((*filter.Context).ActionInsertHeader, 0),
+	"action_change_header":          ctxBoolSSI((*filter.Context).ActionChangeHeader, 1),
+	"action_delete_header":          ctxBoolSI((*filter.Context).ActionDeleteHeader, 1),
+	"action_delete_all_headers":     ctxBoolS((*filter.Context).ActionDeleteAllHeaders),
+	"action_add_header_now":         ctxBoolSS((*filter.Context).ActionAddHeaderNow),
+	"action_insert_header_now":      ctxBoolSSI((*filter.Context).ActionInsertHeaderNow, 0),
+	"action_change_header_now":      ctxBoolSSI((*filter.Context).ActionChangeHeaderNow, 1),
+	"action_delete_header_now":      ctxBoolSI((*filter.Context).ActionDeleteHeaderNow, 1),
+	"action_delete_all_headers_now": ctxBoolS((*filter.Context).ActionDeleteAllHeadersNow),
+
+	// Envelope edits (§4.5).
+	"add_recipient":    ctxBoolS((*filter.Context).AddRecipient),
+	"delete_recipient": ctxBoolS((*filter.Context).DeleteRecipient),
+	"change_sender":    ctxBoolS((*filter.Context).ChangeSender),
+
+	// Body and structure (§4.6).
+	"action_rebuild":              ctxBool((*filter.Context).ActionRebuild),
+	"action_add_part":             bindAddPart,
+	"action_add_entity":           bindAddEntity,
+	"replace_entire_message":      ctxBoolP((*filter.Context).ReplaceEntireMessage),
+	"append_text_boilerplate":     changes(ctxBoolPSB((*filter.Context).AppendTextBoilerplate)),
+	"append_html_boilerplate":     changes(ctxBoolPSB((*filter.Context).AppendHTMLBoilerplate)),
+	"append_to_part":              changes(ctxBoolPS((*filter.Context).AppendToPart)),
+	"append_to_html_part":         changes(ctxBoolPS((*filter.Context).AppendToHTMLPart)),
+	"remove_redundant_html_parts": changes(ctxBoolP((*filter.Context).RemoveRedundantHTMLParts)),
+	"find_part":                   bindFindPart,
+	"collect_parts":               bindCollectParts,
+	"takeStabAtFilename":          bindTakeStab,
+
+	// Quarantine (§4.3).
+	"get_quarantine_dir":               ctxString((*filter.Context).GetQuarantineDir),
+	"action_quarantine":                syncs(changes(partAction("drop", ctxBoolPS((*filter.Context).ActionQuarantine)))),
+	"action_quarantine_entire_message": syncs(ctxBoolOptS((*filter.Context).ActionQuarantineEntireMessage)),
+	"action_sm_quarantine":             ctxBoolS((*filter.Context).ActionSMQuarantine),
+	"send_quarantine_notifications":    ctxBool((*filter.Context).SendQuarantineNotifications),
+
+	// Notifications and outbound mail (§4.7).
+	"action_notify_sender":        ctxBoolS((*filter.Context).ActionNotifySender),
+	"action_notify_administrator": ctxBoolS((*filter.Context).ActionNotifyAdministrator),
+	"send_mail":                   bindSendMail,
+	"send_admin_mail":             bindSendAdminMail,
+
+	// Re-sending and streaming (§4.8).
+	"resend_message":                 bindResendMessage,
+	"resend_message_one_recipient":   ctxBoolSOptS((*filter.Context).ResendMessageOneRecipient),
+	"resend_message_specifying_mode": bindResendSpecifyingMode,
+	"stream_by_domain":               syncs(ctxBool((*filter.Context).StreamByDomain)),
+	"stream_by_recipient":            syncs(ctxBool((*filter.Context).StreamByRecipient)),
+
+	// Recipient call-out (§4.12).
+	"md_check_against_smtp_server": bindCheckAgainstSMTPServer,
+
+	// Filename and archive matching (§4.9).
+	"re_match":                  partMatch(filter.ReMatch),
+	"re_match_ext":              partMatch(filter.ReMatchExt),
+	"re_match_in_zip_directory": pathMatch(filter.ReMatchInZipDirectory),
+	"re_match_in_tar_directory": pathMatch(filter.ReMatchInTarDirectory),
+	"re_match_in_tgz_directory": pathMatch(filter.ReMatchInTarDirectory), // the Perl name
+
+	// Logging (§4.10).
+	"md_syslog":                 bindSyslog,
+	"md_graphdefang_log_enable": bindGraphdefangLogEnable,
+	"md_graphdefang_log":        bindGraphdefangLog,
+	"md_graphdefang_log_array":  bindGraphdefangLogArray,
+
+	// Envelope access and utilities (§4.11).
+	"read_commands_file":                        bindReadCommandsFile,
+	"md_version":                                pureString(filter.MdVersion),
+	"md_copy_orig_msg_to_work_dir":              ctxBool((*filter.Context).MdCopyOrigMsgToWorkDir),
+	"md_copy_orig_msg_to_work_dir_as_mbox_file": ctxBool((*filter.Context).MdCopyOrigMsgToWorkDirAsMboxFile),
+	"synthesize_received_header":                ctxString((*filter.Context).SynthesizeReceivedHeader),
+	"gen_msgid_header":                          anyCtxString((*filter.Context).GenMsgidHeader),
+	"gen_date_msgid_headers":                    bindGenDateMsgidHeaders,
+	"rfc2822_date":                              pureString(filter.RFC2822Date),
+	"header_timezone":                           bindHeaderTimezone,
+	"get_host_name":                             anyCtxString((*filter.Context).GetHostName),
+	"time_str":                                  pureString(filter.TimeStr),
+	"hour_str":                                  pureString(filter.HourStr),
+	"copy_or_link":                              bindCopyOrLink,
+	"percent_encode":                            pureStringS(filter.PercentEncode),
+	"percent_decode":                            pureStringS(filter.PercentDecode),
+}
+
+// installBindings registers every binding as a global function.
+func (f *Filter) installBindings() {
+	names := make([]string, 0, len(bindings))
+	for name, b := range bindings {
+		b := b
+		f.L.SetGlobal(name, f.L.NewFunction(func(L *lua.LState) int { return b(f, L) }))
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	f.bound = names
+}
+
+// context returns the Context of the running callback; at file scope it
+// raises a Lua error naming the function.
+func (f *Filter) context(L *lua.LState) *filter.Context {
+	if f.cur == nil {
+		L.RaiseError("%s can only be called from a callback, not at file scope", currentName(L))
+	}
+	return f.cur
+}
+
+// currentName is the name the running Go function was called by, for
+// messages.
+func currentName(L *lua.LState) string {
+	if dbg, ok := L.GetStack(0); ok {
+		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil && dbg.Name != "" {
+			return dbg.Name
+		}
+	}
+	return "this function"
+}
+
+// Adapters from a Context method's Go signature to a binding. Their names
+// spell the arguments after the Context: S string, I integer (with a
+// default when the Lua argument is absent), B Perl-truth boolean, P an
+// entity; Opt means every string argument may be omitted.
+
+func ctxBool(m func(*filter.Context) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		L.Push(lua.LBool(m(f.context(L))))
+		return 1
+	}
+}
+
+func ctxBoolS(m func(*filter.Context, string) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, checkText(L, 1))))
+		return 1
+	}
+}
+
+func ctxBoolSS(m func(*filter.Context, string, string) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, checkText(L, 1), checkText(L, 2))))
+		return 1
+	}
+}
+
+func ctxBoolSI(m func(*filter.Context, string, int) bool, def int) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, checkText(L, 1), optInt(L, 2, def))))
+		return 1
+	}
+}
+
+func ctxBoolSSI(m func(*filter.Context, string, string, int) bool, def int) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, checkText(L, 1), checkText(L, 2), optInt(L, 3, def))))
+		return 1
+	}
+}
+
+func ctxBoolOptSSS(m func(*filter.Context, string, string, string) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, optText(L, 1), optText(L, 2), optText(L, 3))))
+		return 1
+	}
+}
+
+func ctxBoolP(m func(*filter.Context, *message.Part) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, f.checkPart(L, 1))))
+		return 1
+	}
+}
+
+func ctxBoolPS(m func(*filter.Context, *message.Part, string) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, f.checkPart(L, 1), checkText(L, 2))))
+		return 1
+	}
+}
+
+func ctxBoolPSB(m func(*filter.Context, *message.Part, string, bool) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, f.checkPart(L, 1), checkText(L, 2), perlTrue(L.Get(3)))))
+		return 1
+	}
+}
+
+func ctxBoolPSSS(m func(*filter.Context, *message.Part, string, string, string) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		L.Push(lua.LBool(m(c, f.checkPart(L, 1), optText(L, 2), optText(L, 3), optText(L, 4))))
+		return 1
+	}
+}
+
+// partAction wraps a part disposition so that the Action global follows
+// it, as $Action does in Perl.
+func partAction(action string, b binding) binding {
+	return func(f *Filter, L *lua.LState) int {
+		n := b(f, L)
+		if ok, _ := L.Get(-1).(lua.LBool); ok {
+			L.SetGlobal("Action", lua.LString(action))
+		}
+		return n
+	}
+}
+
+// changes wraps a binding that changes the body, so that the Changed
+// global follows $Changed (package filter keeps the real flag; a Lua
+// filter only reads it).
+func changes(b binding) binding {
+	return func(f *Filter, L *lua.LState) int {
+		n := b(f, L)
+		if ok, _ := L.Get(-1).(lua.LBool); ok {
+			L.SetGlobal("Changed", lua.LTrue)
+		}
+		return n
+	}
+}
+
+// checkText returns argument n as text: a string, or a number in its
+// shortest form; anything else is an argument error.
+func checkText(L *lua.LState, n int) string {
+	switch v := L.Get(n).(type) {
+	case lua.LString:
+		return string(v)
+	case lua.LNumber:
+		return v.String()
+	}
+	L.TypeError(n, lua.LTString)
+	return ""
+}
+
+// optText is checkText with nil (or an absent argument) as "".
+func optText(L *lua.LState, n int) string {
+	if L.Get(n) == lua.LNil {
+		return ""
+	}
+	return checkText(L, n)
+}
+
+// optInt returns argument n as an integer, def when absent or nil. A
+// decimal string is accepted, as Perl would.
+func optInt(L *lua.LState, n int, def int) int {
+	switch v := L.Get(n).(type) {
+	case *lua.LNilType:
+		return def
+	case lua.LNumber:
+		return int(v)
+	case lua.LString:
+		if num, err := strconv.Atoi(strings.TrimSpace(string(v))); err == nil {
+			return num
+		}
+	}
+	L.TypeError(n, lua.LTNumber)
+	return def
+}
+
+func bindReplaceWithURL(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	ok := c.ActionReplaceWithURL(f.checkPart(L, 1), checkText(L, 2), checkText(L, 3), checkText(L, 4), optText(L, 5), optText(L, 6))
+	L.Push(lua.LBool(ok))
+	return 1
+}
+
+// bindAddPart is action_add_part(entity, type, encoding, data, fname,
+// disposition [, offset]); it returns the new part (nil when refused). The
+// entity argument is ignored, as in Perl.
+func bindAddPart(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	p := c.ActionAddPart(checkText(L, 2), optText(L, 3), []byte(checkText(L, 4)), optText(L, 5), optText(L, 6), optInt(L, 7, -1))
+	if p == nil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(f.entity(p))
+	return 1
+}
+
+// bindAddEntity is action_add_entity(entity [, offset]).
+func bindAddEntity(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	p := c.ActionAddEntity(f.checkPart(L, 1), optInt(L, 2, -1))
+	if p == nil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(f.entity(p))
+	return 1
+}
+
+// bindFindPart is find_part(entity, type [, skip_pgp]): the first leaf of
+// that type, or nil.
+func bindFindPart(f *Filter, L *lua.LState) int {
+	p := message.FindPart(f.checkPart(L, 1), checkText(L, 2), perlTrue(L.Get(3)))
+	if p == nil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(f.entity(p))
+	return 1
+}
+
+// bindCollectParts is collect_parts(entity [, skip_pgp]): it returns the
+// leaves as an array instead of filling @FlatParts.
+func bindCollectParts(f *Filter, L *lua.LState) int {
+	parts := message.CollectParts(f.checkPart(L, 1), perlTrue(L.Get(2)))
+	t := L.CreateTable(len(parts), 0)
+	for _, p := range parts {
+		t.Append(f.entity(p))
+	}
+	L.Push(t)
+	return 1
+}

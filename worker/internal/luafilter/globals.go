@@ -1,0 +1,312 @@
+package luafilter
+
+import (
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/mdgo/md/worker/filter"
+)
+
+// The per-message globals (filter-api §3.1), reset before every request to
+// the values mimedefang.pl's init_globals gives them, then filled from the
+// request's Context.
+func (f *Filter) resetMessageGlobals() {
+	L := f.L
+	for _, name := range []string{"Sender", "RelayAddr", "RealRelayAddr", "RelayHostname",
+		"RealRelayHostname", "Helo", "MIMEDefangID", "Subject", "CWD", "Domain",
+		"VirusName", "VirusScannerMessages"} {
+		L.SetGlobal(name, lua.LString(""))
+	}
+	for _, name := range []string{"QueueID", "MsgID", "MessageID"} {
+		L.SetGlobal(name, lua.LString("NOQUEUE"))
+	}
+	for _, name := range []string{"WasResent", "SuspiciousCharsInHeaders", "SuspiciousCharsInBody",
+		"WasMultiPart", "Changed"} {
+		L.SetGlobal(name, lua.LFalse)
+	}
+	L.SetGlobal("SubjectCount", lua.LNumber(0))
+	L.SetGlobal("QuarantineCount", lua.LNumber(0))
+	L.SetGlobal("EntireMessageQuarantined", lua.LFalse)
+	for _, name := range []string{"Recipients", "ESMTPArgs", "SenderESMTPArgs",
+		"RecipientMailers", "RecipientESMTPArgs", "SendmailMacros"} {
+		L.SetGlobal(name, L.CreateTable(0, 0)) // NewTable preallocates 64 slots
+
+	}
+	L.SetGlobal("Action", lua.LString("accept"))
+}
+
+// startRequest resets the per-message globals and sets them from c, the
+// Context of a request whose first callback is about to run.
+func (f *Filter) startRequest(c *filter.Context) {
+	f.req = c
+	f.parts = nil
+	f.resetMessageGlobals()
+	f.setRequestGlobals(c)
+}
+
+// setRequestGlobals sets the per-message globals from c.
+func (f *Filter) setRequestGlobals(c *filter.Context) {
+	L := f.L
+	str := func(name, v string) { L.SetGlobal(name, lua.LString(v)) }
+	str("Sender", c.Sender)
+	str("RelayAddr", c.RelayAddr)
+	str("RealRelayAddr", c.RealRelayAddr)
+	str("RelayHostname", c.RelayHostname)
+	str("RealRelayHostname", c.RealRelayHostname)
+	str("Helo", c.Helo)
+	str("QueueID", orNoQueue(c.QueueID))
+	str("MsgID", orNoQueue(c.MsgID))
+	str("MessageID", orNoQueue(c.MessageID))
+	str("MIMEDefangID", c.MIMEDefangID)
+	str("Subject", c.Subject)
+	L.SetGlobal("SubjectCount", lua.LNumber(c.SubjectCount))
+	L.SetGlobal("WasResent", lua.LBool(c.WasResent))
+	L.SetGlobal("SuspiciousCharsInHeaders", lua.LBool(c.SuspiciousCharsInHeaders))
+	L.SetGlobal("SuspiciousCharsInBody", lua.LBool(c.SuspiciousCharsInBody))
+	L.SetGlobal("WasMultiPart", lua.LBool(c.WasMultipart))
+	L.SetGlobal("Recipients", f.stringArray(c.Recipients))
+	L.SetGlobal("ESMTPArgs", f.stringArray(c.ESMTPArgs))
+	L.SetGlobal("SenderESMTPArgs", f.stringArray(c.SenderESMTPArgs))
+	mailers := L.CreateTable(0, len(c.RecipientMailers))
+	for rcpt, m := range c.RecipientMailers {
+		mailers.RawSetString(rcpt, f.stringArray([]string{m.Mailer, m.Host, m.Addr}))
+	}
+	L.SetGlobal("RecipientMailers", mailers)
+	rargs := L.CreateTable(0, len(c.RecipientESMTPArgs))
+	for rcpt, args := range c.RecipientESMTPArgs {
+		rargs.RawSetString(rcpt, f.stringArray(args))
+	}
+	L.SetGlobal("RecipientESMTPArgs", rargs)
+	macros := L.CreateTable(0, len(c.SendmailMacros))
+	for k, v := range c.SendmailMacros {
+		macros.RawSetString(k, lua.LString(v))
+	}
+	L.SetGlobal("SendmailMacros", macros)
+}
+
+// updateGlobals refreshes, before each callback, the globals that the
+// actions of an earlier callback of the same request may have changed.
+func (f *Filter) updateGlobals(c *filter.Context) {
+	L := f.L
+	L.SetGlobal("CWD", lua.LString(c.CWD))
+	L.SetGlobal("Domain", lua.LString(c.Domain))
+	L.SetGlobal("VirusName", lua.LString(c.VirusName))
+	L.SetGlobal("VirusScannerMessages", lua.LString(c.VirusScannerMessages))
+	L.SetGlobal("QuarantineCount", lua.LNumber(c.QuarantineCount()))
+	L.SetGlobal("EntireMessageQuarantined", lua.LBool(c.EntireMessageQuarantined()))
+}
+
+func orNoQueue(s string) string {
+	if s == "" {
+		return "NOQUEUE"
+	}
+	return s
+}
+
+func (f *Filter) stringArray(ss []string) *lua.LTable {
+	t := f.L.CreateTable(len(ss), 0)
+	for _, s := range ss {
+		t.Append(lua.LString(s))
+	}
+	return t
+}
+
+// The configuration globals (filter-api §3.2): plain globals the filter
+// assigns at file scope, or later. Before the file runs they hold the
+// Config's values, so a filter can read the defaults; after every call the
+// values the filter left are written back to the Config.
+type configVar struct {
+	name string
+	get  func(cfg *filter.Config) lua.LValue
+	set  func(cfg *filter.Config, v lua.LValue)
+}
+
+var configVars = []configVar{
+	strVar("AdminAddress", func(c *filter.Config) *string { return &c.AdminAddress }),
+	strVar("AdminName", func(c *filter.Config) *string { return &c.AdminName }),
+	strVar("DaemonAddress", func(c *filter.Config) *string { return &c.DaemonAddress }),
+	strVar("DaemonName", func(c *filter.Config) *string { return &c.DaemonName }),
+	boolVar("AddWarningsInline", func(c *filter.Config) *bool { return &c.AddWarningsInline }),
+	intVar("WarningLocation", func(c *filter.Config) *int { return &c.WarningLocation }),
+	strVar("URL", func(c *filter.Config) *string { return &c.URL }),
+	intVar("MaxMIMEParts", func(c *filter.Config) *int { return &c.MaxMIMEParts }),
+	strVar("NotifySenderSubject", func(c *filter.Config) *string { return &c.NotifySenderSubject }),
+	strVar("NotifyAdministratorSubject", func(c *filter.Config) *string { return &c.NotifyAdministratorSubject }),
+	strVar("QuarantineSubject", func(c *filter.Config) *string { return &c.QuarantineSubject }),
+	boolVar("NotifyNoPreamble", func(c *filter.Config) *bool { return &c.NotifyNoPreamble }),
+	strVar("SyslogFacility", func(c *filter.Config) *string { return &c.SyslogFacility }),
+	boolVar("SALocalTestsOnly", func(c *filter.Config) *bool { return &c.SALocalTestsOnly }),
+	boolVar("AddApparentlyToForSpamAssassin", func(c *filter.Config) *bool { return &c.AddApparentlyToForSpamAssassin }),
+	strVar("ValidateIPHeader", func(c *filter.Config) *string { return &c.ValidateIPHeader }),
+	strVar("PrivateMyHostName", func(c *filter.Config) *string { return &c.PrivateMyHostName }),
+	{
+		name: "GeneralWarning",
+		get: func(c *filter.Config) lua.LValue {
+			if c.GeneralWarning == nil {
+				return lua.LNil // the default is built when needed, from AdminName etc.
+			}
+			return lua.LString(*c.GeneralWarning)
+		},
+		set: func(c *filter.Config, v lua.LValue) {
+			if v == lua.LNil {
+				c.GeneralWarning = nil
+				return
+			}
+			c.SetGeneralWarning(toText(v))
+		},
+	},
+	{
+		// $Administrator is the deprecated alias of $AdminAddress.
+		name: "Administrator",
+		get:  func(*filter.Config) lua.LValue { return lua.LNil },
+		set: func(c *filter.Config, v lua.LValue) {
+			if v != lua.LNil {
+				c.AdminAddress = toText(v)
+			}
+		},
+	},
+}
+
+func strVar(name string, field func(*filter.Config) *string) configVar {
+	return configVar{name,
+		func(c *filter.Config) lua.LValue { return lua.LString(*field(c)) },
+		func(c *filter.Config, v lua.LValue) {
+			if v != lua.LNil {
+				*field(c) = toText(v)
+			}
+		}}
+}
+
+func boolVar(name string, field func(*filter.Config) *bool) configVar {
+	return configVar{name,
+		func(c *filter.Config) lua.LValue { return lua.LBool(*field(c)) },
+		func(c *filter.Config, v lua.LValue) {
+			if v != lua.LNil {
+				*field(c) = perlTrue(v)
+			}
+		}}
+}
+
+func intVar(name string, field func(*filter.Config) *int) configVar {
+	return configVar{name,
+		func(c *filter.Config) lua.LValue { return lua.LNumber(*field(c)) },
+		func(c *filter.Config, v lua.LValue) {
+			switch v := v.(type) {
+			case lua.LNumber:
+				*field(c) = int(v)
+			case lua.LString:
+				if n, err := strconv.Atoi(strings.TrimSpace(string(v))); err == nil {
+					*field(c) = n
+				}
+			}
+		}}
+}
+
+// perlTrue is Perl's truth for a configuration flag, so that both
+// "AddWarningsInline = 1" (a Perl habit: 0 is true in Lua) and "= true"
+// work: nil, false, 0, "" and "0" are false.
+func perlTrue(v lua.LValue) bool {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return false
+	case lua.LBool:
+		return bool(v)
+	case lua.LNumber:
+		return v != 0
+	case lua.LString:
+		return v != "" && v != "0"
+	}
+	return true
+}
+
+// installConfigGlobals sets the configuration globals, the Stupidity and
+// Features tables from the Config.
+func (f *Filter) installConfigGlobals() {
+	L := f.L
+	for _, v := range configVars {
+		L.SetGlobal(v.name, v.get(f.cfg))
+	}
+	st := L.NewTable()
+	st.RawSetString("NoMultipleInlines", lua.LBool(f.cfg.Stupidity.NoMultipleInlines))
+	L.SetGlobal("Stupidity", st)
+
+	feat := L.NewTable()
+	for k, v := range f.cfg.Features {
+		// Perl's 1/0 module and scanner flags: 0 is true in Lua.
+		switch v {
+		case "1":
+			feat.RawSetString(k, lua.LTrue)
+		case "0", "":
+			feat.RawSetString(k, lua.LFalse)
+		default:
+			feat.RawSetString(k, lua.LString(v))
+		}
+	}
+	for k, v := range map[string]string{
+		"Path:SPOOLDIR":      f.cfg.SpoolDir,
+		"Path:QUARANTINEDIR": f.cfg.QuarantineDir,
+		"Path:CONFDIR":       f.cfg.ConfDir,
+		"Path:SENDMAIL":      f.cfg.Sendmail,
+	} {
+		feat.RawSetString(k, lua.LString(v))
+	}
+	// Capabilities that are built into md-worker rather than Perl modules
+	// loaded at run time.
+	for _, name := range builtinFeatures {
+		if _, ok := bindings[featureNeeds[name]]; ok || featureNeeds[name] == "" {
+			feat.RawSetString(name, lua.LTrue)
+		}
+	}
+	L.SetGlobal("Features", feat)
+}
+
+// builtinFeatures are the %Features module flags md-worker answers true,
+// when the binding in featureNeeds exists.
+var builtinFeatures = []string{"Archive::Zip", "HTML::Parser", "Digest::MD5", "Digest::SHA"}
+
+var featureNeeds = map[string]string{
+	"Archive::Zip": "re_match_in_zip_directory",
+	"HTML::Parser": "append_html_boilerplate",
+}
+
+// readConfig writes the configuration globals back into the Config.
+func (f *Filter) readConfig() {
+	L := f.L
+	for _, v := range configVars {
+		v.set(f.cfg, L.GetGlobal(v.name))
+	}
+	if st, ok := L.GetGlobal("Stupidity").(*lua.LTable); ok {
+		f.cfg.Stupidity.NoMultipleInlines = perlTrue(st.RawGetString("NoMultipleInlines"))
+	}
+	if feat, ok := L.GetGlobal("Features").(*lua.LTable); ok {
+		feat.ForEach(func(k, v lua.LValue) {
+			ks, ok := k.(lua.LString)
+			if !ok {
+				return
+			}
+			switch key := string(ks); key {
+			case "Path:SPOOLDIR":
+				f.cfg.SpoolDir = toText(v)
+			case "Path:QUARANTINEDIR":
+				f.cfg.QuarantineDir = toText(v)
+			case "Path:CONFDIR":
+				f.cfg.ConfDir = toText(v)
+			case "Path:SENDMAIL":
+				f.cfg.Sendmail = toText(v)
+			default:
+				if f.cfg.Features == nil {
+					f.cfg.Features = map[string]string{}
+				}
+				val := toText(v)
+				if b, ok := v.(lua.LBool); ok && !bool(b) {
+					val = "0"
+				}
+				if f.cfg.Features[key] != val {
+					f.cfg.Features[key] = val
+				}
+			}
+		})
+	}
+}

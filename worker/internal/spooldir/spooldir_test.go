@@ -1,0 +1,165 @@
+package spooldir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const golden = "../../../../shared/golden/spool"
+
+func TestReadCommandsGolden(t *testing.T) {
+	c, err := ReadCommands(filepath.Join(golden, "exe"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Commands{
+		MIMEDefangID:    "iwGTh02",
+		Sender:          "<tester@mdlab.localdomain>",
+		SenderESMTPArgs: nil,
+		SendmailMacros: map[string]string{
+			"_": "localhost [127.0.0.1]", "daemon_name": "mdlab.localdomain", "j": "mdlab.localdomain",
+			"mail_addr": "tester@mdlab.localdomain", "mail_host": "mdlab.localdomain", "mail_mailer": "local",
+			"client_port": "39020",
+		},
+		QueueID:            "97B18B8221",
+		RelayHostname:      "localhost",
+		RealRelayHostname:  "localhost",
+		RelayAddr:          "127.0.0.1",
+		RealRelayAddr:      "127.0.0.1",
+		Helo:               "golden-client.mdlab.localdomain",
+		Recipients:         []string{"<mdlab@mdlab.localdomain>"},
+		RecipientMailers:   map[string][3]string{"<mdlab@mdlab.localdomain>": {"local", "mdlab.localdomain", "mdlab@mdlab.localdomain"}},
+		RecipientESMTPArgs: map[string][]string{},
+		Subject:            "golden exe message",
+		SubjectCount:       1,
+		MessageID:          "<20261124185517.016155@vm>",
+		SawF:               true,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+	for _, name := range []string{"clean", "clean-allchecks", "reject"} {
+		c, err := ReadCommands(filepath.Join(golden, name), true, nil)
+		if err != nil || !c.SawF || c.QueueID == "" || len(c.Recipients) != 1 || c.SubjectCount != 1 || len(c.Unknown) != 0 {
+			t.Errorf("%s: %v %+v", name, err, c)
+		}
+	}
+}
+
+func TestParseCommandsLetters(t *testing.T) {
+	in := "iID\n" +
+		"S<a@b>\n" +
+		"sBODY=8BITMIME\nsSIZE=10\n" +
+		"=_ host%20[1.2.3.4]\n=auth_authen\n=%7Bodd%7D val%20ue extra\n" +
+		"QQ1\nHhost.name\nI1.2.3.4\nEhe%20lo\n" +
+		"R<x@y> esmtp h a\nrNOTIFY=NEVER\nrORCPT=rfc822;x@y\n" +
+		"R<z@y>\n" +
+		"R%3Cenc%20oded%3E m%20m\n" +
+		"Ufirst%20subject\nUsecond\n" +
+		"X<id@x>\n!\n?\n" +
+		"%51Q2\n" + // the letter is taken after decoding
+		"Zunknown\n\n" +
+		"J10.0.0.1\n" +
+		"F\n" +
+		"Safter@F\n"
+	c, err := ParseCommands(strings.NewReader(in), true, func(ip string) (string, bool) { return "ptr.example", ip == "10.0.0.1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Commands{
+		MIMEDefangID:       "ID",
+		Sender:             "<a@b>",
+		SenderESMTPArgs:    []string{"BODY=8BITMIME", "SIZE=10"},
+		SendmailMacros:     map[string]string{"_": "host [1.2.3.4]", "auth_authen": "", "{odd}": "val ue"},
+		QueueID:            "Q2",
+		RelayHostname:      "ptr.example",
+		RealRelayHostname:  "host.name",
+		RelayAddr:          "10.0.0.1",
+		RealRelayAddr:      "1.2.3.4",
+		WasResent:          true,
+		Helo:               "he lo",
+		Recipients:         []string{"<x@y>", "<z@y>", "<enc oded>"},
+		RecipientMailers:   map[string][3]string{"<x@y>": {"esmtp", "h", "a"}, "<z@y>": {"?", "?", "?"}, "<enc oded>": {"m m", "?", "?"}},
+		RecipientESMTPArgs: map[string][]string{"<x@y>": {"NOTIFY=NEVER", "ORCPT=rfc822;x@y"}},
+		Subject:            "first subject",
+		SubjectCount:       2,
+		MessageID:          "<id@x>",
+		SuspiciousHeaders:  true,
+		SuspiciousBody:     true,
+		SawF:               true,
+		Unknown:            []string{"Z", ""},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestParseCommandsNeedF(t *testing.T) {
+	if _, err := ParseCommands(strings.NewReader("S<a@b>\n"), true, nil); !errors.Is(err, ErrNoF) {
+		t.Errorf("needF: %v", err)
+	}
+	c, err := ParseCommands(strings.NewReader("S<a@b>"), false, nil)
+	if err != nil || c.Sender != "<a@b>" || c.SawF {
+		t.Errorf("no needF: %v %+v", err, c)
+	}
+	if _, err := ReadCommands(t.TempDir(), true, nil); err == nil {
+		t.Error("missing COMMANDS accepted")
+	}
+}
+
+func TestResultLine(t *testing.T) {
+	cases := []struct {
+		letter byte
+		args   []string
+		want   string
+	}{
+		{'B', []string{"554", "5.7.1", "Too big"}, "B554 5.7.1 Too%20big\n"},
+		{'F', []string{""}, "F\n"},
+		{'F', nil, "F\n"},
+		{'D', []string{""}, "D\n"},
+		{'H', []string{"X-Name", "a%b\"c'd\\e\x7f\xff"}, "HX-Name a%25b%22c%27d%5Ce%7F%FF\n"},
+		{'J', []string{"Subject", "2"}, "JSubject 2\n"},
+		{'I', []string{"Subject", "1", ""}, "ISubject 1 \n"},
+		{'M', []string{"multipart/mixed; boundary=\"----=_MIME_BOUNDARY_000_16155\""}, "Mmultipart/mixed;%20boundary=%22----=_MIME_BOUNDARY_000_16155%22\n"},
+	}
+	for _, tc := range cases {
+		if got, tr := ResultLine(tc.letter, tc.args...); got != tc.want || tr {
+			t.Errorf("%c %q: got %q (truncated %v), want %q", tc.letter, tc.args, got, tr, tc.want)
+		}
+	}
+	line, tr := ResultLine('H', "X", strings.Repeat("%", 10000))
+	if !tr || len(line) != MaxResultLine+1 || !strings.HasPrefix(line, "HX %25%25") || !strings.HasSuffix(line, "\n") {
+		t.Errorf("truncation: %d %v", len(line), tr)
+	}
+}
+
+// TestResultsAppendGolden writes the lines mimedefang.pl wrote for the
+// golden exe case and compares the file byte for byte; a second writer
+// appends (as a later request of the same message does).
+func TestResultsAppendGolden(t *testing.T) {
+	dir := t.TempDir()
+	r := NewResults(dir)
+	if _, err := r.Write('H', "X-Scanned", "MIMEDefang lab typical filter"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = NewResults(dir)
+	r.Write('M', `multipart/mixed; boundary="----=_MIME_BOUNDARY_000_16155"`)
+	r.Write('C', "")
+	r.Write('F', "")
+	r.Close()
+	got, _ := os.ReadFile(filepath.Join(dir, "RESULTS"))
+	want, _ := os.ReadFile(filepath.Join(golden, "exe", "RESULTS"))
+	if string(got) != string(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if _, err := NewResults(filepath.Join(dir, "missing")).Write('F'); err == nil {
+		t.Error("write into a missing directory succeeded")
+	}
+}

@@ -1,0 +1,141 @@
+package message
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const corpusDir = "../testdata/corpus"
+
+// deviations lists, per corpus file, the lines of MIME-tools' dump that
+// package message deliberately does not reproduce (see the package
+// documentation, "Differences from MIME-tools"): want is replaced by got.
+var deviations = map[string]struct{ want, got string }{}
+
+// dumpTree renders a Message the way mimetools-dump.pl renders MIME-tools' tree.
+func dumpTree(t testing.TB, m *Message) string {
+	var b strings.Builder
+	wm := 0
+	if m.WasMultipart() {
+		wm = 1
+	}
+	fmt.Fprintf(&b, "multipart %d\n", wm)
+	Walk(m.Top(), func(p *Part, depth int) bool {
+		sum := "-"
+		if !p.IsMultipart() {
+			h := sha256.New()
+			if _, err := p.DecodeTo(h); err != nil {
+				t.Errorf("DecodeTo: %v", err)
+			}
+			sum = hex.EncodeToString(h.Sum(nil))
+		}
+		fmt.Fprintf(&b, "%d\t%s\t%s\t%s\n", depth, escDump(p.Type()), escDump(p.FileName()), sum)
+		return true
+	})
+	return b.String()
+}
+
+func escDump(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func corpusFiles(t testing.TB) []string {
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*.eml"))
+	if err != nil || len(files) < 45 {
+		t.Fatalf("corpus: %d files in %s (%v); run go generate ./message/", len(files), corpusDir, err)
+	}
+	return files
+}
+
+// mimeToolsDump runs the Perl oracle over files and returns its output per file.
+func mimeToolsDump(t *testing.T, files []string, env ...string) map[string]string {
+	t.Helper()
+	if err := exec.Command("perl", "-MMIME::Parser", "-MMail::MIMEDefang::MIME", "-MDigest::SHA", "-e1").Run(); err != nil {
+		t.Fatalf("the MIME-tools oracle needs perl with MIME::Parser and Mail::MIMEDefang::MIME (%v); install them with: apt-get install -y libmime-tools-perl mimedefang", err)
+	}
+	cmd := exec.Command("perl", append([]string{"testdata/mimetools-dump.pl"}, files...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mimetools-dump.pl: %v\n%s", err, stderr.String())
+	}
+	res := map[string]string{}
+	for _, chunk := range strings.Split(string(out), "== ")[1:] {
+		name, rest, _ := strings.Cut(chunk, "\n")
+		res[name] = rest
+	}
+	return res
+}
+
+func TestConformance(t *testing.T) {
+	files := corpusFiles(t)
+	want := mimeToolsDump(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Parse(raw, Limits{MaxParts: -1})
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got := dumpTree(t, m)
+			w := want[f]
+			if d, ok := deviations[filepath.Base(f)]; ok {
+				if !strings.Contains(w, d.want) {
+					t.Errorf("deviation no longer applies: MIME-tools output lacks %q", d.want)
+				}
+				w = strings.Replace(w, d.want, d.got, 1)
+			}
+			if got != w {
+				t.Errorf("tree differs from MIME-tools\n--- MIME-tools\n%s--- package message\n%s", w, got)
+			}
+		})
+	}
+}
+
+// TestMaxPartsMatchesMIMETools checks that Limits.MaxParts counts entities
+// as MIME::Parser's max_parts does: the smallest limit Parse accepts is the
+// smallest MIME-tools accepts.
+func TestMaxPartsMatchesMIMETools(t *testing.T) {
+	for _, name := range []string{"07-nested-multipart.eml", "08-rfc822-multipart.eml", "27-digest.eml",
+		"42-bogus-part.eml", "44-outer-ends-inner.eml", "48-uuencode.eml", "52-many-parts.eml", "54-uuencode-multi.eml"} {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(corpusDir, name)
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 1
+			for ; n < 1000; n++ {
+				if _, err := Parse(raw, Limits{MaxParts: n}); err == nil {
+					break
+				}
+			}
+			ok := mimeToolsDump(t, []string{f}, fmt.Sprintf("MD_MAX_PARTS=%d", n))[f]
+			bad := mimeToolsDump(t, []string{f}, fmt.Sprintf("MD_MAX_PARTS=%d", n-1))[f]
+			if ok == "error\n" || (n > 1 && bad != "error\n") {
+				t.Errorf("Parse needs MaxParts %d; MIME-tools with %d: %q, with %d: %q", n, n, ok, n-1, bad)
+			}
+		})
+	}
+}
