@@ -37,7 +37,8 @@ test-sendmail: build
 	cd integration && MD_BIN_DIR=$(BIN) $(GO) test -count=1 -run 'TestSendmail' ./...
 
 # Short fuzzing of every parser that reads another process's bytes.
-FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl
+FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl \
+             worker:./message worker:./filter worker:./internal/spooldir
 FUZZTIME  ?= 20s
 fuzz:
 	@for mp in $(FUZZ_PKGS); do m=$${mp%%:*}; p=$${mp#*:}; \

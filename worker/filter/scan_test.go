@@ -70,7 +70,7 @@ func typicalFilter(cfg *Config) *Callbacks {
 }
 
 // testWorker returns a worker for cb built by mk, logging into the test.
-func testWorker(t *testing.T, mk func(*Config) *Callbacks) (*Worker, *bytes.Buffer) {
+func testWorker(t testing.TB, mk func(*Config) *Callbacks) (*Worker, *bytes.Buffer) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.SpoolDir = t.TempDir()

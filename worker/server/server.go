@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"syscall"
 	"time"
 
@@ -45,6 +46,13 @@ type Options struct {
 	// before the worker gives up on it, answers the error and exits.
 	// 0 means one second.
 	Grace time.Duration
+	// MaxHeap bounds the Go heap while a request runs, in bytes; 0 means
+	// no bound. A request that makes the heap grow past it (a filter that
+	// allocates without end) is stopped like one past its deadline,
+	// answered "error: ..." (the message tempfails), and the worker exits
+	// afterwards so that the memory goes back to the system; the
+	// multiplexor starts a fresh worker.
+	MaxHeap uint64
 	// Chdir makes the worker chdir into working directories as
 	// mimedefang.pl does (and into the spool directory at start).
 	Chdir bool
@@ -52,6 +60,10 @@ type Options struct {
 	// system resolver.
 	LookupAddr func(ip string) (string, bool)
 }
+
+// ErrHeapLimit is returned by Serve after a request that outgrew
+// Options.MaxHeap was answered: the worker must exit.
+var ErrHeapLimit = errors.New("server: a request outgrew the heap limit")
 
 // ErrStuck is returned by Serve when a request outlived its deadline and
 // the grace period: its goroutine may still be running, so the worker must
@@ -95,7 +107,7 @@ func Serve(ctx context.Context, w *filter.Worker, opts Options) (int, error) {
 	for {
 		line, rerr := r.ReadString('\n')
 		if line != "" {
-			reply, err := handle(ctx, w, line, opts.Timeout, grace)
+			reply, err := handle(ctx, w, line, opts.Timeout, grace, opts.MaxHeap)
 			if _, werr := io.WriteString(out, reply); werr != nil {
 				return 1, fmt.Errorf("server: writing reply: %w", werr)
 			}
@@ -123,28 +135,71 @@ func Serve(ctx context.Context, w *filter.Worker, opts Options) (int, error) {
 	return status, nil
 }
 
-// handle runs one request with its deadline.
-func handle(ctx context.Context, w *filter.Worker, line string, timeout, grace time.Duration) (string, error) {
-	rctx, cancel := ctx, context.CancelFunc(func() {})
+// handle runs one request with its deadline and heap bound.
+func handle(ctx context.Context, w *filter.Worker, line string, timeout, grace time.Duration, maxHeap uint64) (string, error) {
+	rctx, cancelCause := context.WithCancelCause(ctx)
+	defer cancelCause(nil)
 	if timeout > 0 {
-		rctx, cancel = context.WithTimeout(ctx, timeout)
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(rctx, timeout)
+		defer cancel()
 	}
-	defer cancel()
+	if maxHeap > 0 {
+		stop := watchHeap(maxHeap, cancelCause)
+		defer stop()
+	}
 	done := make(chan string, 1)
 	go func() { done <- w.Handle(rctx, line) }()
+	var reply string
 	select {
-	case reply := <-done:
-		return reply, nil
+	case reply = <-done:
 	case <-rctx.Done():
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case reply = <-done:
+		case <-t.C:
+			if errors.Is(context.Cause(rctx), ErrHeapLimit) {
+				return proto.ErrorReply(heapMessage(maxHeap)), ErrHeapLimit
+			}
+			return proto.ErrorReply("request timed out"), ErrStuck
+		}
 	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case reply := <-done:
-		return reply, nil
-	case <-t.C:
-		return proto.ErrorReply("request timed out"), ErrStuck
+	if errors.Is(context.Cause(rctx), ErrHeapLimit) {
+		return proto.ErrorReply(heapMessage(maxHeap)), ErrHeapLimit
 	}
+	return reply, nil
+}
+
+func heapMessage(maxHeap uint64) string {
+	return fmt.Sprintf("filter used more than %d MiB of memory", maxHeap>>20)
+}
+
+// heapCheckInterval is how often a running request's heap is looked at.
+const heapCheckInterval = 50 * time.Millisecond
+
+// watchHeap cancels the request with ErrHeapLimit when the live heap
+// grows past max, and returns the function that stops watching.
+func watchHeap(max uint64, cancel context.CancelCauseFunc) (stop func()) {
+	quit := make(chan struct{})
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(heapCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				metrics.Read(sample)
+				if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > max {
+					cancel(ErrHeapLimit)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(quit) }
 }
 
 func logf(opts Options, format string, args ...any) {

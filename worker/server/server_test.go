@@ -282,3 +282,37 @@ func TestServeLastLineWithoutNewline(t *testing.T) {
 	}
 	<-s.done
 }
+
+// A request that grows the heap past MaxHeap is stopped, answered with an
+// error, and Serve returns ErrHeapLimit so that the worker exits; requests
+// under the bound are untouched.
+func TestServeHeapLimit(t *testing.T) {
+	var hoard [][]byte
+	cb := &filter.Callbacks{
+		Tick: func(c *filter.Context, band int) error {
+			if band == 0 {
+				return nil
+			}
+			for c.Err() == nil { // a filter that allocates until stopped
+				hoard = append(hoard, make([]byte, 1<<20))
+				time.Sleep(time.Millisecond)
+			}
+			return c.Err()
+		},
+	}
+	s := start(t, cb, Options{MaxHeap: 64 << 20, Grace: time.Second})
+	if got := s.ask("tick 0"); got != "tock 0\n" {
+		t.Errorf("small request: %q", got)
+	}
+	if got := s.ask("tick 1"); got != "error: filter used more than 64 MiB of memory\n" {
+		t.Errorf("allocating request: %q", got)
+	}
+	<-s.done
+	if !errors.Is(s.err, ErrHeapLimit) || s.status != 1 {
+		t.Errorf("Serve returned %d %v, want ErrHeapLimit", s.status, s.err)
+	}
+	if len(hoard) < 32 {
+		t.Errorf("stopped after %d MiB, before the limit", len(hoard))
+	}
+	hoard = nil
+}

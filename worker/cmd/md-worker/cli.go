@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,7 +87,7 @@ func legacy(filterPath, mode string) int {
 	case "-validate":
 		return filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: stderr}).Validate(context.Background())
 	case "-server", "-serveru", "-embserver", "-embserveru":
-		opts := server.Options{Config: cfg, Chdir: true, Timeout: requestTimeout(stderr)}
+		opts := server.Options{Config: cfg, Chdir: true, Timeout: requestTimeout(stderr), MaxHeap: maxHeap(stderr)}
 		if strings.HasSuffix(mode, "u") {
 			opts.StatusTags = os.NewFile(3, "status")
 		}
@@ -123,6 +124,26 @@ func requestTimeout(stderr io.Writer) time.Duration {
 		return defaultRequestTimeout
 	}
 	return d
+}
+
+// defaultMaxHeapMiB bounds the heap a request may grow in server mode when
+// MD_WORKER_MAX_HEAP_MB is unset. The multiplexor's -M is an address-space
+// limit, which suits Perl but not Go (an idle Go process already reserves
+// over a GiB of address space), so md-worker bounds its own heap.
+const defaultMaxHeapMiB = 1024
+
+// maxHeap reads MD_WORKER_MAX_HEAP_MB (MiB; "0" turns the bound off).
+func maxHeap(stderr io.Writer) uint64 {
+	v := os.Getenv("MD_WORKER_MAX_HEAP_MB")
+	if v == "" {
+		return defaultMaxHeapMiB << 20
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil {
+		fmt.Fprintf(stderr, "md-worker: MD_WORKER_MAX_HEAP_MB=%q is not a number of MiB; using %d\n", v, defaultMaxHeapMiB)
+		n = defaultMaxHeapMiB
+	}
+	return n << 20
 }
 
 func newRoot() *cobra.Command {
