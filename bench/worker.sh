@@ -43,7 +43,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "bench: building md-worker and workerload" >&2
-(cd "$root" && go build -o "$tmp/md-worker" ./worker/cmd/md-worker &&
+(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/md-worker" ./worker/cmd/md-worker &&
   go build -o "$tmp/workerload" ./worker/internal/bench/workerload) >&2
 
 corpus=(-corpus "$root/worker/testdata/corpus/*.eml" -corpus "$root/worker/conformance/testdata/extra/*.eml")

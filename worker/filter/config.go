@@ -38,6 +38,14 @@ type Config struct {
 	URL string
 	// Stupidity is %Stupidity.
 	Stupidity Stupidity
+	// WriteWorkParts writes every decoded leaf to Work/ before the
+	// callbacks run, as mimedefang.pl always does for scanners that read
+	// the directory. Off by default: entity:path() (Part bodies handed to
+	// external programs) writes its file on demand, and a scan then
+	// creates no file per part (the inode allocation of those files is
+	// most of a scan's cost on ext4). Lua: WriteWorkParts = true.
+	WriteWorkParts bool
+
 	// MaxMIMEParts is $MaxMIMEParts: > 0 bounces messages with more MIME
 	// parts without calling any callback. Default -1 (no limit).
 	MaxMIMEParts int

@@ -132,8 +132,10 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 	// 7. make_multipart.
 	top := msg.Top()
 	c.WasMultipart = msg.WasMultipart()
-	if err := writeWork(work, top); err != nil {
-		return fmt.Errorf("Cannot write parts to Work: %v", err)
+	if c.Config.WriteWorkParts {
+		if err := writeWork(work, top); err != nil {
+			return fmt.Errorf("Cannot write parts to Work: %v", err)
+		}
 	}
 
 	// 8. Extra Subject headers.

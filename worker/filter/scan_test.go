@@ -215,9 +215,30 @@ func TestScanUnchangedWritesOnlyF(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "NEWBODY")); err == nil {
 		t.Errorf("NEWBODY written for an unchanged message")
 	}
-	// Work/ holds the decoded leaves.
-	if ents, _ := os.ReadDir(filepath.Join(dir, "Work")); len(ents) != 3 {
-		t.Errorf("Work has %d files, want 3", len(ents))
+	// Work/ is there but empty: no file per part unless asked.
+	if ents, err := os.ReadDir(filepath.Join(dir, "Work")); err != nil || len(ents) != 0 {
+		t.Errorf("Work has %d files (%v), want none", len(ents), err)
+	}
+}
+
+// With WriteWorkParts, Work/ holds every decoded leaf before the callbacks
+// run, as mimedefang.pl's does, for scanners that read the directory.
+func TestScanWriteWorkParts(t *testing.T) {
+	var inBegin int
+	w, _ := testWorker(t, func(cfg *Config) *Callbacks {
+		cfg.WriteWorkParts = true
+		return &Callbacks{Begin: func(c *Context, top *message.Part) error {
+			ents, _ := os.ReadDir(filepath.Join(c.CWD, "Work"))
+			inBegin = len(ents)
+			return nil
+		}}
+	})
+	dir := writeCase(t, simpleCommands, twoParts)
+	if r := scan(t, w, dir); r != "ok\n" {
+		t.Fatal(r)
+	}
+	if inBegin != 3 {
+		t.Errorf("Work had %d files in filter_begin, want 3", inBegin)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +88,11 @@ func legacy(filterPath, mode string) int {
 	case "-validate":
 		return filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: stderr}).Validate(context.Background())
 	case "-server", "-serveru", "-embserver", "-embserveru":
+		if os.Getenv("GOGC") == "" {
+			// A host runs many workers: trade a little CPU for a heap
+			// that grows half as far between collections.
+			debug.SetGCPercent(serverGCPercent)
+		}
 		opts := server.Options{Config: cfg, Chdir: true, Timeout: requestTimeout(stderr), MaxHeap: maxHeap(stderr)}
 		if strings.HasSuffix(mode, "u") {
 			opts.StatusTags = os.NewFile(3, "status")
@@ -125,6 +131,11 @@ func requestTimeout(stderr io.Writer) time.Duration {
 	}
 	return d
 }
+
+// serverGCPercent is the garbage collector's target in server mode unless
+// GOGC is set: 50 keeps a worker's peak RSS about 15% lower than Go's
+// default 100 for a few per cent more CPU per scan (bench/worker.sh).
+const serverGCPercent = 50
 
 // defaultMaxHeapMiB bounds the heap a request may grow in server mode when
 // MD_WORKER_MAX_HEAP_MB is unset. The multiplexor's -M is an address-space

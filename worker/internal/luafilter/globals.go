@@ -136,6 +136,7 @@ var configVars = []configVar{
 	strVar("NotifyAdministratorSubject", func(c *filter.Config) *string { return &c.NotifyAdministratorSubject }),
 	strVar("QuarantineSubject", func(c *filter.Config) *string { return &c.QuarantineSubject }),
 	boolVar("NotifyNoPreamble", func(c *filter.Config) *bool { return &c.NotifyNoPreamble }),
+	boolVar("WriteWorkParts", func(c *filter.Config) *bool { return &c.WriteWorkParts }),
 	strVar("SyslogFacility", func(c *filter.Config) *string { return &c.SyslogFacility }),
 	boolVar("SALocalTestsOnly", func(c *filter.Config) *bool { return &c.SALocalTestsOnly }),
 	boolVar("AddApparentlyToForSpamAssassin", func(c *filter.Config) *bool { return &c.AddApparentlyToForSpamAssassin }),
