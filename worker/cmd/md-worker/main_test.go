@@ -158,3 +158,24 @@ func TestServeruStatusTagsAndSignal(t *testing.T) {
 		t.Errorf("RESULTS %q", res)
 	}
 }
+
+// MD_WORKER_LUA_UNSAFE_LIBS=1 opens the io library to Lua filters; without
+// it the sandbox leaves io out.
+func TestLuaUnsafeLibsEnvironment(t *testing.T) {
+	bin := buildBinary(t)
+	f := filepath.Join(t.TempDir(), "probe.lua")
+	os.WriteFile(f, []byte("function filter_relay(ip, name)\n  if io then return 'CONTINUE', 'io' end\n  return 'CONTINUE', 'sandboxed'\nend\n"), 0o644)
+	for _, c := range []struct{ env, want string }{
+		{"", "ok 1 sandboxed 250 2.1.0 0\n"},
+		{"MD_WORKER_LUA_UNSAFE_LIBS=1", "ok 1 io 250 2.1.0 0\n"},
+	} {
+		cmd := exec.Command(bin, "-f", f, "-server")
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), c.env)
+		cmd.Stdin = strings.NewReader("relayok 192.0.2.1 host 25 127.0.0.1 25 NOQUEUE\n")
+		out, err := cmd.Output()
+		if err != nil || string(out) != c.want {
+			t.Errorf("%q: reply %q (%v), want %q", c.env, out, err, c.want)
+		}
+	}
+}
