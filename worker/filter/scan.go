@@ -301,40 +301,15 @@ func (w *Worker) rebuild(c *Context, out []*message.Part, p *message.Part) ([]*m
 	if i := strings.LastIndex(fname, "."); i >= 0 {
 		ext = fname[i:]
 	}
-	if p.Header("Content-Type") == "" {
-		p.SetHeader("Content-Type", typ)
-	}
+	p.EnsureContentType()
 	c.action, c.replacement = actAccept, nil
+	cb, name, status := w.cb.Filter, "filter", "In filter routine"
 	if p.IsMultipart() {
-		if w.cb.Multipart != nil {
-			w.pushStatus(c, "In filter_multipart routine")
-			if err := call(c, "filter_multipart", func() error { return w.cb.Multipart(c, p, fname, ext, typ) }); err != nil {
-				return out, err
-			}
-			w.popStatus(c)
-		}
-		switch c.action {
-		case actDrop:
-			c.changed = true
-			return out, nil
-		case actReplace:
-			c.changed = true
-			return append(out, c.replacement), nil
-		}
-		sub := p.ShallowCopy()
-		var kids []*message.Part
-		for _, k := range p.Parts() {
-			var err error
-			if kids, err = w.rebuild(c, kids, k); err != nil {
-				return out, err
-			}
-		}
-		sub.SetParts(kids)
-		return append(out, sub), nil
+		cb, name, status = w.cb.Multipart, "filter_multipart", "In filter_multipart routine"
 	}
-	if w.cb.Filter != nil {
-		w.pushStatus(c, "In filter routine")
-		if err := call(c, "filter", func() error { return w.cb.Filter(c, p, fname, ext, typ) }); err != nil {
+	if cb != nil {
+		w.pushStatus(c, status)
+		if err := call(c, name, func() error { return cb(c, p, fname, ext, typ) }); err != nil {
 			return out, err
 		}
 		w.popStatus(c)
@@ -347,7 +322,20 @@ func (w *Worker) rebuild(c *Context, out []*message.Part, p *message.Part) ([]*m
 		c.changed = true
 		return append(out, c.replacement), nil
 	}
-	return append(out, p), nil
+	if !p.IsMultipart() {
+		return append(out, p), nil
+	}
+	// a kept container: its children are visited in turn
+	sub := p.ShallowCopy()
+	var kids []*message.Part
+	for _, k := range p.Parts() {
+		var err error
+		if kids, err = w.rebuild(c, kids, k); err != nil {
+			return out, err
+		}
+	}
+	sub.SetParts(kids)
+	return append(out, sub), nil
 }
 
 // insertWarnings is the warnings step of do_scan (filter-api §4.1).
