@@ -5,9 +5,9 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 MODULES  := proto milterd multiplexor worker integration
 # The run target's scratch space; override RUNDIR=... to keep it elsewhere.
-RUNDIR   ?= /tmp/md-run
+RUNDIR   ?= $(CURDIR)/var
 
-.PHONY: all build test unit integration test-sendmail run fuzz bench vet clean
+.PHONY: all build test unit integration test-sendmail run demo fuzz bench vet clean
 
 all: build
 
@@ -49,9 +49,17 @@ fuzz:
 bench: build
 	bash bench/run.sh
 
-# Starts md-multiplexor in the foreground with a demo worker pool under $(RUNDIR).
+# Starts md-multiplexor (md-worker, deploy/filters/suggested-minimum.lua) and
+# md-milterd in the foreground, everything under $(RUNDIR); Ctrl-C stops both.
+# MX_METRICS and MILTER_METRICS (default 127.0.0.1:9130 and :9131) move
+# their metrics listeners.
 run: build
 	bash deploy/run-demo.sh $(BIN) $(RUNDIR)
+
+# Sends three sample messages through the milter `make run` started and
+# shows what it did to each.
+demo:
+	@$(GO) run ./milterd/internal/demo/cmd -socket $(RUNDIR)/sock/milter.sock
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,286 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
+)
+
+// lockedBuffer collects the output of the script and its daemons.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// demoResult mirrors milterd/internal/demo.Result's JSON.
+type demoResult struct {
+	Name          string   `json:"name"`
+	Verdict       string   `json:"verdict"`
+	Stage         string   `json:"stage"`
+	Reply         string   `json:"reply"`
+	HeaderChanges []string `json:"header_changes"`
+	BodyReplaced  bool     `json:"body_replaced"`
+	Parts         []struct {
+		Type     string `json:"type"`
+		Filename string `json:"filename"`
+	} `json:"parts"`
+	Warnings []string `json:"warnings"`
+}
+
+// processesUnder returns the IDs of the running processes whose executable
+// lies under dir.
+func processesUnder(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err == nil && strings.HasPrefix(exe, dir+string(filepath.Separator)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestMakeRunAndDemo is `make run` and `make demo`: deploy/run-demo.sh
+// starts md-multiplexor (md-worker, the shipped filter) and md-milterd under
+// a run directory; the demo program sends its three messages through the
+// milter socket; Ctrl-C (SIGINT to the script) stops both daemons and
+// leaves nothing running and nothing in the spool.
+func TestMakeRunAndDemo(t *testing.T) {
+	root := filepath.Join(harness.ModuleRoot(t), "..")
+	bin := harness.BinDir(t)
+	for _, b := range []string{"md-multiplexor", "md-mx-ctrl", "md-milterd", "md-worker"} {
+		harness.MDBinary(t, b)
+	}
+	if os.Geteuid() == 0 {
+		if _, err := exec.Command("id", "defang").Output(); err != nil {
+			t.Fatalf("as root, make run needs the user defang (apt-get install -y mimedefang creates it)")
+		}
+	}
+
+	// Not t.TempDir(): as root the daemons run as defang, who must be able
+	// to reach the run directory, and t.TempDir's parent is private.
+	run, err := os.MkdirTemp("", "md-makerun-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	binDir := filepath.Join(run, "bin")
+
+	// The demo program, built from the milterd module.
+	demoBin := filepath.Join(t.TempDir(), "md-demo")
+	build := exec.Command("go", "build", "-o", demoBin, "./internal/demo/cmd")
+	build.Dir = filepath.Join(root, "milterd")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the demo program: %v\n%s", err, out)
+	}
+
+	ports := harness.FreePorts(t, 2)
+	mxMetrics := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	milterMetrics := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	var logs lockedBuffer
+	script := exec.Command("bash", filepath.Join(root, "deploy", "run-demo.sh"), bin, run)
+	script.Env = append(os.Environ(), "MX_METRICS="+mxMetrics, "MILTER_METRICS="+milterMetrics)
+	script.Stdout = &logs
+	script.Stderr = &logs
+	if err := script.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- script.Wait() }()
+
+	// Whatever happens, nothing of ours is left running and the run
+	// directory goes.
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			script.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				script.Process.Kill()
+				<-exited
+			}
+		}
+		for _, pid := range processesUnder(binDir) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(processesUnder(binDir)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if t.Failed() {
+			t.Logf("make run output:\n%s", logs.String())
+		}
+		os.RemoveAll(run)
+	})
+
+	sock := filepath.Join(run, "sock", "milter.sock")
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(logs.String(), "milter socket for an MTA: unix:"+sock) {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("run-demo.sh exited before the milter was ready: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no milter socket after 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("milter socket %s: %v", sock, err)
+	}
+	daemonPID := map[string]int{}
+	for _, name := range []string{"md-multiplexor", "md-milterd"} {
+		b, err := os.ReadFile(filepath.Join(run, name+".pid"))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			t.Fatalf("%s.pid: %v %q", name, err, b)
+		}
+		daemonPID[name] = pid
+	}
+
+	// Both metrics endpoints answer on loopback.
+	for _, addr := range []string{mxMetrics, milterMetrics} {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatalf("metrics on %s: %v", addr, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("metrics on %s: %s", addr, resp.Status)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, demoBin, "-json", "-socket", "unix:"+sock).Output()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	var results []demoResult
+	if err := json.Unmarshal(out, &results); err != nil {
+		t.Fatalf("demo output: %v\n%s", err, out)
+	}
+	if len(results) != 3 {
+		t.Fatalf("demo: %d results, want 3:\n%s", len(results), out)
+	}
+	for _, r := range results {
+		if r.Verdict != "accept" || r.Stage != "end of message" {
+			t.Errorf("%s: %s at %s (%s), want accept at the end of the message", r.Name, r.Verdict, r.Stage, r.Reply)
+		}
+	}
+
+	clean := results[0]
+	if clean.BodyReplaced || len(clean.Warnings) != 0 {
+		t.Errorf("clean message: body replaced=%v, warnings %q; want it unchanged", clean.BodyReplaced, clean.Warnings)
+	}
+	for _, h := range clean.HeaderChanges {
+		if !strings.HasPrefix(h, "add X-Scanned-By:") {
+			t.Errorf("clean message: header change %q; only X-Scanned-By is expected", h)
+		}
+	}
+
+	dropped := func(r demoResult, name string) {
+		t.Helper()
+		if !r.BodyReplaced {
+			t.Errorf("%s: body not replaced; %s should have been removed", r.Name, name)
+			return
+		}
+		for _, p := range r.Parts {
+			if strings.EqualFold(p.Filename, name) || strings.HasSuffix(strings.ToLower(p.Filename), ".exe") {
+				t.Errorf("%s: part %s (%s) is still there", r.Name, p.Filename, p.Type)
+			}
+		}
+		kept := false
+		for _, p := range r.Parts {
+			if p.Type == "text/plain" && p.Filename == "" {
+				kept = true
+			}
+		}
+		if !kept {
+			t.Errorf("%s: the text part is gone: %+v", r.Name, r.Parts)
+		}
+		want := "An attachment named " + name + " was removed"
+		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], want) {
+			t.Errorf("%s: warnings %q, want one containing %q", r.Name, r.Warnings, want)
+		}
+	}
+	dropped(results[1], "invoice.exe")
+	dropped(results[2], "photos.zip")
+
+	// Ctrl-C.
+	if err := script.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Errorf("run-demo.sh after SIGINT: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("run-demo.sh still running 40 s after SIGINT")
+	}
+	for name, pid := range daemonPID {
+		if err := syscall.Kill(pid, 0); err == nil {
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); strings.HasPrefix(exe, binDir) {
+				t.Errorf("%s (pid %d) still running after the script exited", name, pid)
+			}
+		}
+	}
+	if left := processesUnder(binDir); len(left) > 0 {
+		t.Errorf("processes still running from %s: %v", binDir, left)
+	}
+	log := logs.String()
+	for _, want := range []string{"make run: stopping md-milterd, then md-multiplexor", "make run: stopped"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Errorf("milter socket %s left behind", sock)
+	}
+	entries, _ := os.ReadDir(filepath.Join(run, "spool"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "mdefang-") {
+			t.Errorf("spool: %s left behind", e.Name())
+		}
+	}
+}
