@@ -79,6 +79,16 @@ func legacy(filterPath, mode string) int {
 	}
 	switch mode {
 	case "-test":
+		// The multiplexor's reread runs -test: give it everything "check"
+		// finds (calls to functions nothing defines, ...), not only the
+		// load, so that a filter that would tempfail every message is
+		// refused before the workers are replaced.
+		if errs := filter.CheckFilter(filterPath); len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintf(stderr, "md-worker: %s: %v\n", filterPath, e)
+			}
+			return 1
+		}
 		fmt.Fprintf(stdout, "Filter %s seems syntactically correct.\n", filterPath)
 		return 0
 	case "-features":

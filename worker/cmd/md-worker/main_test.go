@@ -94,6 +94,13 @@ func TestLegacyModes(t *testing.T) {
 	if code, _, _ := runCLI("-f", "builtin:passthrough"); code != 1 {
 		t.Errorf("missing mode accepted")
 	}
+	// -test (what the multiplexor's reread runs) refuses what check
+	// refuses: a filter that loads but calls a function nothing defines.
+	unknown := filepath.Join(t.TempDir(), "unknown.lua")
+	os.WriteFile(unknown, []byte("function filter_end(e)\n  spam_assassin_check()\nend\n"), 0o644)
+	if code, out, errOut := runCLI("-f", unknown, "-test"); code != 1 || out != "" || !strings.Contains(errOut, "unknown.lua:2: call to unknown function spam_assassin_check") {
+		t.Errorf("-test of a filter calling an unknown function: %d %q %q", code, out, errOut)
+	}
 	// One-shot scan: no reply printed, RESULTS written.
 	dir := workDir(t)
 	wd, _ := os.Getwd()
