@@ -26,6 +26,7 @@
 #   BENCH_PERF         a directory: perf record -a -g every measured run into it (default unset)
 #   BENCH_RESULTS      where the Markdown report is also written (default bench/results/e2e-latest.md)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${BENCH_DURATION:-5s}
@@ -51,7 +52,6 @@ mdctrl=/usr/bin/md-mx-ctrl
 pool_flags=(-m "$nworkers" -x "$nworkers" -r 1000000 -b 60 -i 600 -w 1 -q 64 -Q 30)
 stacks="postfix original ours"
 
-die() { echo "bench: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (Postfix instance, -U $run_user)"
 for f in "$orig_milter" "$orig_mux" "$orig_worker" "$mdctrl"; do
@@ -261,50 +261,12 @@ start_stack() { # STACK POLICY
   die "$s milter did not listen"
 }
 
-# --- /proc accounting, as in bench/milterd.sh.
-# cpu_ticks PID: "own children": user+system ticks of the process, and of its
-# live children plus the children it has reaped.
-cpu_ticks() {
-  local p=$1 children=0 f stat rest
-  stat=$(<"/proc/$p/stat")
-  rest=${stat##*) }
-  set -- $rest
-  local own=$((${12} + ${13}))
-  children=$((${14} + ${15}))
-  for f in /proc/[0-9]*/stat; do
-    { stat=$(<"$f"); } 2>/dev/null || continue
-    rest=${stat##*) }
-    set -- $rest
-    [ "$2" = "$p" ] && children=$((children + ${12} + ${13}))
-  done
-  echo "$own $children"
-}
-# children PID: the PIDs of its live children.
-children() {
-  local parent=$1 f stat rest
-  for f in /proc/[0-9]*/stat; do
-    { stat=$(<"$f"); } 2>/dev/null || continue
-    rest=${stat##*) }
-    set -- $rest
-    [ "$2" = "$parent" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
-  done
-  return 0
-}
-hwm_kib() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0; }
 # hwm_sum PID...: the sum of their VmHWM, in KiB.
 hwm_sum() {
   local s=0 p h
   for p in "$@"; do h=$(hwm_kib "$p"); s=$((s + ${h:-0})); done
   echo "$s"
 }
-machine_busy() {
-  local cpu user nice sys idle iowait rest
-  read -r cpu user nice sys idle iowait rest </proc/stat
-  set -- $rest
-  local busy=$((user + nice + sys + ${1:-0} + ${2:-0} + ${3:-0}))
-  echo "$busy $((busy + idle + iowait))"
-}
-field() { sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 ticks_of() { # STACK: "milter_own mux_own workers" ticks, or zeros
   if [ "$1" = postfix ]; then echo "0 0 0"; return; fi
   local m x

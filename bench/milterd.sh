@@ -22,6 +22,7 @@
 #   BENCH_PORT         TCP port the milters listen on (default 17890)
 #   BENCH_RESULTS      where the Markdown table is also written (default bench/results/milterd-latest.md)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${BENCH_DURATION:-5s}
@@ -40,7 +41,6 @@ results=${BENCH_RESULTS:-$root/bench/results/milterd-latest.md}
 # enough for 32 clients.
 pool_flags=(-m 4 -x 4 -r 100000 -b 60 -q 64 -Q 30)
 
-die() { echo "bench: $*" >&2; exit 1; }
 
 for f in "$original" "$multiplexor" "$worker" "$mdctrl"; do
   [ -x "$f" ] || die "$f is missing: apt-get install -y mimedefang (or set the BENCH_ variable)"
@@ -157,27 +157,7 @@ start_milter() {
   die "$name did not listen within 10 s"
 }
 
-hwm_kib() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
-field() { sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# cpu_ticks PID: user+system clock ticks of a process (all its threads, also
-# those that have exited), and those of its live children plus the children
-# it has reaped: for the multiplexor, its workers.
-cpu_ticks() {
-  local p=$1 children=0 f stat rest
-  stat=$(<"/proc/$p/stat")
-  rest=${stat##*) }
-  set -- $rest
-  local own=$((${12} + ${13}))
-  children=$((${14} + ${15}))
-  for f in /proc/[0-9]*/stat; do
-    { stat=$(<"$f"); } 2>/dev/null || continue
-    rest=${stat##*) }
-    set -- $rest
-    [ "$2" = "$p" ] && children=$((children + ${12} + ${13}))
-  done
-  echo "$own $children"
-}
 
 # measure NAME SIZE C ROUND: start the milter, warm up, one measured run
 # with the CPU ticks of the milter, of the multiplexor and its workers, and
@@ -213,16 +193,6 @@ measure() {
   echo "bench: $name size=$size c=$c round $r: $line rss_peak_kib=$hwm milter_ticks=$milter_ticks mux_worker_ticks=$mux_ticks machine_busy=$busy" >&2
 }
 
-# machine_busy: busy and total jiffies of all CPUs (the first line of
-# /proc/stat; idle and iowait count as idle).
-machine_busy() {
-  local cpu user nice sys idle iowait rest
-  read -r cpu user nice sys idle iowait rest </proc/stat
-  set -- $rest
-  local irq=${1:-0} soft=${2:-0} steal=${3:-0}
-  local busy=$((user + nice + sys + irq + soft + steal))
-  echo "$busy $((busy + idle + iowait))"
-}
 
 start_mux
 : >"$tmp/raw"

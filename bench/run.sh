@@ -14,6 +14,7 @@
 #   BENCH_USER         -U user when run as root                  (default defang)
 #   BENCH_RESULTS      where the Markdown table is also written  (default bench/results/latest.md)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${BENCH_DURATION:-10s}
@@ -26,7 +27,6 @@ results=${BENCH_RESULTS:-$root/bench/results/latest.md}
 # The pool, identical for both multiplexors.
 pool_flags=(-m 4 -x 4 -r 100000 -b 60 -q 64 -Q 30)
 
-die() { echo "bench: $*" >&2; exit 1; }
 
 [ -x "$original" ] || die "the original multiplexor $original is missing: apt-get install -y mimedefang (or set BENCH_ORIGINAL)"
 [ -x "$mdctrl" ] || die "$mdctrl is missing: it comes with the mimedefang package (or set BENCH_MDCTRL)"
@@ -98,26 +98,7 @@ wait_ready() {
   die "$name: the pool did not come up within 30 s (last status: ${st:-none})"
 }
 
-# cpu_ticks PID: user+system clock ticks of a process, and of its children
-# (the workers): the live ones plus those it has reaped (cutime, cstime), so
-# that a worker retired by -r during a run is still counted.
-cpu_ticks() {
-  local p=$1 mux=0 workers=0 f stat rest
-  stat=$(<"/proc/$p/stat")
-  rest=${stat##*) }
-  set -- $rest
-  mux=$((${12} + ${13}))
-  workers=$((${14} + ${15}))
-  for f in /proc/[0-9]*/stat; do
-    { stat=$(<"$f"); } 2>/dev/null || continue
-    rest=${stat##*) }
-    set -- $rest
-    [ "$2" = "$p" ] && workers=$((workers + ${12} + ${13}))
-  done
-  echo "$mux $workers"
-}
 
-field() { sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # measure NAME C ROUND: one mxload run; appends a row to $tmp/raw.
 measure() {
