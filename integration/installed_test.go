@@ -29,108 +29,116 @@ var installedPrefixes = []string{
 	"/var/spool/MIMEDefang", "/var/spool/MD-Quarantine", "/var/log/md-mimedefang",
 }
 
-// TestInstalledLayout installs with deploy/install.sh into a staging root
-// (--destdir), starts what the installed units start, as systemd would
-// (their Environment= and EnvironmentFile=, ExecStart= and ExecStartPost=
-// with systemd's variable expansion, DESTDIR in front of every installed
-// path), puts the private Postfix with deploy/postfix/main.cf.snippet in
-// front of the installed milter, and sends a clean message and one with an
-// .exe attachment through the installed default filter. It also runs the
-// reload command and checks the Grafana dashboard against the metrics the
-// daemons define and serve.
-func TestInstalledLayout(t *testing.T) {
+// installedLayout is an installation by deploy/install.sh into a staging
+// root, and the daemons its units start (see start).
+type installedLayout struct {
+	repo, deploy, bindir string
+	dir, root, logs      string
+	envPath              string
+
+	mxUnit, mdUnit *unit
+	// defaults is the installed options file as install.sh wrote it,
+	// before the test's overrides; mxEnv and mdEnv are what each unit's
+	// commands get, overrides included.
+	defaults, mxEnv, mdEnv           map[string]string
+	milterPort, mxMetrics, mdMetrics int
+	mx, md                           *harness.Process
+}
+
+// newInstalledLayout runs deploy/install.sh --destdir into a new test
+// directory and returns the layout and what install.sh printed.
+func newInstalledLayout(t *testing.T) (*installedLayout, string) {
+	t.Helper()
 	harness.RequireRoot(t)
-	bins := map[string]string{}
+	var bindir string
 	for _, name := range []string{"md-multiplexor", "md-milterd", "md-mx-ctrl", "md-worker"} {
-		bins[name] = harness.MDBinary(t, name)
+		bindir = filepath.Dir(harness.MDBinary(t, name))
 	}
-	repo := filepath.Dir(harness.ModuleRoot(t))
-	deploy := filepath.Join(repo, "deploy")
-	dir := harness.NewTestDir(t)
-	root := filepath.Join(dir, "root")
-	logs := filepath.Join(dir, "logs")
+	in := &installedLayout{repo: filepath.Dir(harness.ModuleRoot(t)), bindir: bindir}
+	in.deploy = filepath.Join(in.repo, "deploy")
+	in.dir = harness.NewTestDir(t)
+	in.root = filepath.Join(in.dir, "root")
+	in.logs = filepath.Join(in.dir, "logs")
+	in.envPath = filepath.Join(in.root, "etc/default/md-mimedefang")
+	return in, in.install(t)
+}
 
-	// Install twice: the second run must keep the configuration and
-	// filter and change nothing else.
-	out := runInstall(t, deploy, filepath.Dir(bins["md-worker"]), root)
-	for _, want := range []string{"default filter in", "options in", "units in"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("install.sh output lacks %q:\n%s", want, out)
-		}
-	}
-	envPath := filepath.Join(root, "etc/default/md-mimedefang")
-	filterPath := filepath.Join(root, "etc/mail/md-filter.lua")
-	os.WriteFile(filterPath, append(readFile(t, filterPath), "\n-- local change\n"...), 0o644)
-	envBefore := readFile(t, envPath)
-	out = runInstall(t, deploy, filepath.Dir(bins["md-worker"]), root)
-	for _, want := range []string{"keeping the existing filter", "keeping the existing " + envPath} {
-		if !strings.Contains(out, want) {
-			t.Errorf("second install.sh run: output lacks %q:\n%s", want, out)
-		}
-	}
-	if !strings.HasSuffix(string(readFile(t, filterPath)), "-- local change\n") {
-		t.Errorf("second install.sh run overwrote the filter")
-	}
-	checkInstalledTree(t, root)
+// install runs deploy/install.sh --destdir again.
+func (in *installedLayout) install(t *testing.T) string {
+	t.Helper()
+	return runInstall(t, in.deploy, in.bindir, in.root)
+}
 
-	unitDir := filepath.Join(root, "etc/systemd/system")
-	mxUnit := parseUnit(t, filepath.Join(unitDir, "md-multiplexor.service"))
-	mdUnit := parseUnit(t, filepath.Join(unitDir, "md-milterd.service"))
-	checkUnits(t, root, unitDir, mxUnit, mdUnit)
+// parseUnits reads the two installed units.
+func (in *installedLayout) parseUnits(t *testing.T) {
+	t.Helper()
+	unitDir := filepath.Join(in.root, "etc/systemd/system")
+	in.mxUnit = parseUnit(t, filepath.Join(unitDir, "md-multiplexor.service"))
+	in.mdUnit = parseUnit(t, filepath.Join(unitDir, "md-milterd.service"))
+}
 
-	// The administrator's edits, as lines appended to the installed
-	// options file: private ports instead of 7890, 9130 and 9131, and a
-	// smaller pool.
+// start makes the administrator's edits to the installed options file
+// (lines appended to it: private ports instead of 7890, 9130 and 9131, and
+// a smaller pool) and starts what the units start, as systemd would: their
+// Environment= and EnvironmentFile=, ExecStart= and ExecStartPost= with
+// systemd's variable expansion, the staging root in front of every
+// installed path. md-milterd listens on inet:milterPort@127.0.0.1 when it
+// returns. The harness stops both by PID when the test ends.
+func (in *installedLayout) start(t *testing.T) {
+	t.Helper()
+	if in.mxUnit == nil {
+		in.parseUnits(t)
+	}
+	if len(readFile(t, in.envPath)) == 0 {
+		t.Fatalf("empty %s", in.envPath)
+	}
+	in.defaults = unitEnvironment(t, in.root, in.mxUnit)
 	ports := harness.FreePorts(t, 3)
-	milterPort, mxMetrics, mdMetrics := ports[0], ports[1], ports[2]
-	f, err := os.OpenFile(envPath, os.O_APPEND|os.O_WRONLY, 0)
+	in.milterPort, in.mxMetrics, in.mdMetrics = ports[0], ports[1], ports[2]
+	f, err := os.OpenFile(in.envPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(f, "\n# test overrides\nMD_SOCKET=inet:%d@127.0.0.1\nMX_METRICS=127.0.0.1:%d\nMD_METRICS=127.0.0.1:%d\n"+
-		"MX_OPTIONS=\"-m 1 -x 3 -b 600 -l -q 32\"\n", milterPort, mxMetrics, mdMetrics)
-	f.Close()
-	if string(envBefore) == "" {
-		t.Fatalf("empty %s", envPath)
+		"MX_OPTIONS=\"-m 1 -x 3 -b 600 -l -q 32\"\n", in.milterPort, in.mxMetrics, in.mdMetrics)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 
 	// md-multiplexor.service: ExecStart, then ExecStartPost (which returns
 	// once the control socket answers).
-	mxEnv := unitEnvironment(t, root, mxUnit)
-	if mxEnv["MD_USER"] != harness.DefangUser {
-		t.Errorf("MD_USER=%q in the installed options, want %q (the existing account)", mxEnv["MD_USER"], harness.DefangUser)
+	in.mxEnv = unitEnvironment(t, in.root, in.mxUnit)
+	if in.mxEnv["MD_USER"] != harness.DefangUser {
+		t.Errorf("MD_USER=%q in the installed options, want %q (the existing account)", in.mxEnv["MD_USER"], harness.DefangUser)
 	}
-	for k, v := range mxEnv {
+	for k, v := range in.mxEnv {
 		t.Setenv(k, v)
 	}
-	mxArgv := unitCommand(t, root, mxUnit, mxEnv, "ExecStart")
-	mx := harness.StartProcess(t, "md-multiplexor", logs, mxArgv[0], mxArgv[1:]...)
-	runUnitCommand(t, root, mxUnit, mxEnv, "ExecStartPost", 40*time.Second)
-	if !mx.Running() {
-		t.Fatalf("md-multiplexor exited:\n%s", mx.Log())
+	mxArgv := unitCommand(t, in.root, in.mxUnit, in.mxEnv, "ExecStart")
+	in.mx = harness.StartProcess(t, "md-multiplexor", in.logs, mxArgv[0], mxArgv[1:]...)
+	runUnitCommand(t, in.root, in.mxUnit, in.mxEnv, "ExecStartPost", 40*time.Second)
+	if !in.mx.Running() {
+		t.Fatalf("md-multiplexor exited:\n%s", in.mx.Log())
 	}
 
 	// md-milterd.service, ordered after md-multiplexor.service.
-	mdEnv := unitEnvironment(t, root, mdUnit)
-	mdArgv := unitCommand(t, root, mdUnit, mdEnv, "ExecStart")
-	md := harness.StartProcess(t, "md-milterd", logs, mdArgv[0], mdArgv[1:]...)
-	harness.WaitForTCP(t, fmt.Sprintf("127.0.0.1:%d", milterPort), md)
+	in.mdEnv = unitEnvironment(t, in.root, in.mdUnit)
+	mdArgv := unitCommand(t, in.root, in.mdUnit, in.mdEnv, "ExecStart")
+	in.md = harness.StartProcess(t, "md-milterd", in.logs, mdArgv[0], mdArgv[1:]...)
+	harness.WaitForTCP(t, fmt.Sprintf("127.0.0.1:%d", in.milterPort), in.md)
+}
 
-	pf := harness.StartPostfix(t, harness.PostfixOptions{
-		Dir:     dir,
-		Milters: fmt.Sprintf("inet:127.0.0.1:%d", milterPort),
-		Main:    postfixSnippet(t, filepath.Join(deploy, "postfix/main.cf.snippet")),
-	})
-	if got := pf.Postconf(t, "-h", "milter_default_action"); strings.TrimSpace(got) != "tempfail" {
-		t.Errorf("milter_default_action = %q, want tempfail from the snippet", got)
-	}
-
+// sendTypical sends a clean message and one with an .exe attachment
+// (typicalCases) through mta, in front of the installed milter, and checks
+// what the installed default filter did to each.
+func (in *installedLayout) sendTypical(t *testing.T, mta harness.MTA) {
+	t.Helper()
 	clean := &harness.Message{From: "alice@" + harness.Domain, To: "bob@" + harness.Domain,
 		Subject: "installed clean", Body: "Hello from the installed layout.\n"}
-	if res := harness.Send(t, pf.Addr, clean); !res.Accepted() {
+	if res := harness.Send(t, mta.SMTPAddr(), clean); !res.Accepted() {
 		t.Fatalf("clean message: %s %s", res.Stage, res.Reply)
 	}
-	got := pf.WaitForMessage(t, clean.MessageID)
+	got := mta.WaitForMessage(t, clean.MessageID)
 	if got.Header.Get("X-Scanned-By") == "" {
 		t.Errorf("clean message delivered without X-Scanned-By:\n%s", got.Raw)
 	}
@@ -140,10 +148,10 @@ func TestInstalledLayout(t *testing.T) {
 
 	exe := &harness.Message{From: "alice@" + harness.Domain, To: "bob@" + harness.Domain,
 		Subject: "installed exe", Headers: typicalCases[1].headers, Body: typicalCases[1].body}
-	if res := harness.Send(t, pf.Addr, exe); !res.Accepted() {
+	if res := harness.Send(t, mta.SMTPAddr(), exe); !res.Accepted() {
 		t.Fatalf("exe message: %s %s", res.Stage, res.Reply)
 	}
-	got = pf.WaitForMessage(t, exe.MessageID)
+	got = mta.WaitForMessage(t, exe.MessageID)
 	raw := string(got.Raw)
 	if !strings.Contains(strings.ReplaceAll(raw, "\r\n", "\n"), "An attachment named invoice.exe was removed from this document as it\nconstituted a security hazard.") {
 		t.Errorf("exe message: no drop warning from the default filter:\n%s", raw)
@@ -156,17 +164,81 @@ func TestInstalledLayout(t *testing.T) {
 	if !strings.Contains(raw, "notes.txt") {
 		t.Errorf("exe message lost notes.txt:\n%s", raw)
 	}
+}
+
+// stop is systemctl stop md-milterd md-multiplexor, by PID, milter first;
+// then no working directory may be left in the installed spool.
+func (in *installedLayout) stop(t *testing.T) {
+	t.Helper()
+	in.md.Stop(t)
+	in.mx.Stop(t)
+	spool := filepath.Join(in.root, "var/spool/MIMEDefang")
+	entries, err := os.ReadDir(spool)
+	if err != nil {
+		t.Errorf("installed spool: %v", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "mdefang-") {
+			t.Errorf("working directory %s left in the spool", e.Name())
+		}
+	}
+}
+
+// TestInstalledLayout installs with deploy/install.sh into a staging root
+// (--destdir), has systemd-analyze verify the installed units, starts what
+// they start, as systemd would (installedLayout.start), puts the private
+// Postfix with deploy/postfix/main.cf.snippet in front of the installed
+// milter, and sends a clean message and one with an .exe attachment
+// through the installed default filter. It also runs the reload command
+// and checks the Grafana dashboard against the metrics the daemons define
+// and serve. TestSendmailInstalledLayout does the same behind Sendmail.
+func TestInstalledLayout(t *testing.T) {
+	// Install twice: the second run must keep the configuration and
+	// filter and change nothing else.
+	in, out := newInstalledLayout(t)
+	for _, want := range []string{"default filter in", "options in", "units in"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("install.sh output lacks %q:\n%s", want, out)
+		}
+	}
+	filterPath := filepath.Join(in.root, "etc/mail/md-filter.lua")
+	os.WriteFile(filterPath, append(readFile(t, filterPath), "\n-- local change\n"...), 0o644)
+	out = in.install(t)
+	for _, want := range []string{"keeping the existing filter", "keeping the existing " + in.envPath} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second install.sh run: output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.HasSuffix(string(readFile(t, filterPath)), "-- local change\n") {
+		t.Errorf("second install.sh run overwrote the filter")
+	}
+	checkInstalledTree(t, in.root)
+
+	in.parseUnits(t)
+	checkUnits(t, in.mxUnit, in.mdUnit)
+	verifyUnits(t, in.dir, in.root, filepath.Join(in.deploy, "systemd"))
+
+	in.start(t)
+	pf := harness.StartPostfix(t, harness.PostfixOptions{
+		Dir:     in.dir,
+		Milters: fmt.Sprintf("inet:127.0.0.1:%d", in.milterPort),
+		Main:    postfixSnippet(t, filepath.Join(in.deploy, "postfix/main.cf.snippet")),
+	})
+	if got := pf.Postconf(t, "-h", "milter_default_action"); strings.TrimSpace(got) != "tempfail" {
+		t.Errorf("milter_default_action = %q, want tempfail from the snippet", got)
+	}
+	in.sendTypical(t, pf)
 
 	// systemctl reload md-multiplexor (and md-milterd, PropagatesReloadTo).
-	if out := runUnitCommand(t, root, mxUnit, mxEnv, "ExecReload", 40*time.Second); !strings.Contains(out, "Forced reread of filter rules") {
+	if out := runUnitCommand(t, in.root, in.mxUnit, in.mxEnv, "ExecReload", 40*time.Second); !strings.Contains(out, "Forced reread of filter rules") {
 		t.Errorf("ExecReload of md-multiplexor.service printed %q, want the reread reply", out)
 	}
-	runUnitCommand(t, root, mdUnit, mdEnv, "ExecReload", 10*time.Second)
+	runUnitCommand(t, in.root, in.mdUnit, in.mdEnv, "ExecReload", 10*time.Second)
 
 	// The dashboard: valid JSON, every expression over metrics that exist.
-	defined := definedMetrics(t, repo)
-	served := scrapeMetricNames(t, fmt.Sprintf("127.0.0.1:%d", mxMetrics))
-	for n := range scrapeMetricNames(t, fmt.Sprintf("127.0.0.1:%d", mdMetrics)) {
+	defined := definedMetrics(t, in.repo)
+	served := scrapeMetricNames(t, fmt.Sprintf("127.0.0.1:%d", in.mxMetrics))
+	for n := range scrapeMetricNames(t, fmt.Sprintf("127.0.0.1:%d", in.mdMetrics)) {
 		served[n] = true
 	}
 	for n := range served {
@@ -179,18 +251,9 @@ func TestInstalledLayout(t *testing.T) {
 			t.Errorf("%s not served after two messages", n)
 		}
 	}
-	checkDashboard(t, filepath.Join(deploy, "grafana/md-mimedefang.json"), defined)
+	checkDashboard(t, filepath.Join(in.deploy, "grafana/md-mimedefang.json"), defined)
 
-	// systemctl stop md-milterd md-multiplexor: by PID, milter first.
-	md.Stop(t)
-	mx.Stop(t)
-	spool := filepath.Join(root, "var/spool/MIMEDefang")
-	entries, _ := os.ReadDir(spool)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "mdefang-") {
-			t.Errorf("working directory %s left in the spool", e.Name())
-		}
-	}
+	in.stop(t)
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -305,8 +368,8 @@ func (u *unit) one(t *testing.T, key string) string {
 }
 
 // checkUnits checks the dependencies and settings the deployment relies
-// on, and has systemd-analyze verify the units.
-func checkUnits(t *testing.T, root, unitDir string, mx, md *unit) {
+// on.
+func checkUnits(t *testing.T, mx, md *unit) {
 	t.Helper()
 	for _, c := range []struct {
 		u         *unit
@@ -340,32 +403,106 @@ func checkUnits(t *testing.T, root, unitDir string, mx, md *unit) {
 			t.Errorf("%s: install.sh left @SBINDIR@ in %q", filepath.Base(u.path), exec)
 		}
 	}
+}
 
+// verifyUnits has systemd-analyze verify (systemd's own unit loader, run
+// offline: no systemd needs to run) check the two units install.sh
+// installed under root, and, as a control, fail on the repository's
+// templates in templateDir, whose @SBINDIR@ placeholders are not paths.
+//
+// The installed units name their programs by their installed paths,
+// /usr/local/sbin/..., which exist only under the staging root.
+// --root=STAGING is no way out: it also looks for everything else there,
+// the targets the units are ordered against (multi-user.target, ...) and
+// /usr/bin/timeout and /bin/true, which install.sh does not install. So
+// verify checks copies of the installed units, in a directory of their
+// own under dir, identical but for the directory of our programs: every
+// /usr/local/sbin/ is root/usr/local/sbin/ in the copies (the test checks
+// that only Exec*= lines, and comments, differ). Everything else is
+// verified as installed, against the host's systemd: every key and value,
+// the dependencies on the host's units (After=network.target, WantedBy=
+// multi-user.target, BindsTo= between the two, ...), and that each Exec*=
+// program exists and is executable: our programs in the staging root,
+// /usr/bin/timeout and /bin/true on the host. The other settings
+// (EnvironmentFile=, ReadWritePaths=) are read when the unit starts, not
+// by verify; start runs the units' commands with them.
+//
+// Any line verify prints about our units fails the test, and so does a
+// non-zero exit status. Verify also loads the host units ours depend on; a
+// line it prints about one of those (it starts with that unit's name or
+// file, never ours) is logged, not counted: it is the host's, not the
+// installation's. A dependency that does not exist on the host is reported
+// on our unit ("md-milterd.service: Failed to create
+// md-milterd.service/start: Unit X not found."), and counted.
+// --recursive-errors=one: our units and their immediate dependencies
+// decide the exit status (=no would not report a missing Requires= unit).
+// --generators=no: no unit generators (they describe the running host, not
+// the installation); --man=no: the units link file: documentation only,
+// no man: pages.
+func verifyUnits(t *testing.T, dir, root, templateDir string) {
+	t.Helper()
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
 		t.Fatalf("systemd-analyze is missing, so the units cannot be verified: apt-get install -y systemd")
 	}
-	// Without --root, so that the host's targets resolve; the programs
-	// are then missing from /usr/local/sbin, which is all verify may
-	// report, for programs that the staging root holds.
-	cmd := exec.Command(analyze, "verify", filepath.Join(unitDir, "md-multiplexor.service"), filepath.Join(unitDir, "md-milterd.service"))
-	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_COLOR=0")
-	outb, err := cmd.CombinedOutput()
-	t.Logf("systemd-analyze verify (exit %v):\n%s", err, outb)
-	notExec := regexp.MustCompile(`^md-[a-z]+\.service: Command (/\S+) is not executable: No such file or directory$`)
-	for _, line := range strings.Split(strings.TrimSpace(string(outb)), "\n") {
+	names := []string{"md-multiplexor.service", "md-milterd.service"}
+	verify := func(paths []string) (string, error) {
+		args := append([]string{"verify", "--man=no", "--generators=no", "--recursive-errors=one"}, paths...)
+		cmd := exec.Command(analyze, args...)
+		cmd.Env = append(os.Environ(), "SYSTEMD_LOG_COLOR=0", "SYSTEMD_PAGER=", "LC_ALL=C")
+		out, err := cmd.CombinedOutput()
+		t.Logf("systemd-analyze %s (exit %v):\n%s", strings.Join(args, " "), err, out)
+		return string(out), err
+	}
+
+	vdir := filepath.Join(dir, "verify")
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var copies []string
+	const sbin = "/usr/local/sbin/"
+	for _, name := range names {
+		installed := string(readFile(t, filepath.Join(root, "etc/systemd/system", name)))
+		if !strings.Contains(installed, sbin) {
+			t.Fatalf("installed %s names no program in %s", name, sbin)
+		}
+		copied := strings.ReplaceAll(installed, sbin, filepath.Join(root, sbin)+"/")
+		a, b := strings.Split(installed, "\n"), strings.Split(copied, "\n")
+		for i := range a {
+			if l := strings.TrimSpace(a[i]); a[i] != b[i] && !strings.HasPrefix(l, "Exec") && !strings.HasPrefix(l, "#") {
+				t.Fatalf("%s: the copy for systemd-analyze differs from the installed unit on a line that is not Exec*=: %q", name, a[i])
+			}
+		}
+		path := filepath.Join(vdir, name)
+		if err := os.WriteFile(path, []byte(copied), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, path)
+	}
+	out, err := verify(copies)
+	if err != nil {
+		t.Errorf("systemd-analyze verify of the installed units: %v", err)
+	}
+	unitRef := regexp.MustCompile(`^(\S+\.(?:service|socket|target|mount|automount|swap|path|timer|slice|scope|device))(?::\d+)?: `)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
 		}
-		if m := notExec.FindStringSubmatch(line); m != nil {
-			if _, err := os.Stat(m[1]); err == nil {
-				continue // a real program missing? it exists here after all
-			}
-			if fi, err := os.Stat(filepath.Join(root, m[1])); err == nil && fi.Mode()&0o111 != 0 {
-				continue
-			}
+		if m := unitRef.FindStringSubmatch(line); m != nil && !slices.Contains(names, filepath.Base(m[1])) {
+			t.Logf("systemd-analyze verify: about a host unit, not counted: %s", line)
+			continue
 		}
 		t.Errorf("systemd-analyze verify: %s", line)
+	}
+
+	// The control: the templates must not pass.
+	var templates []string
+	for _, name := range names {
+		templates = append(templates, filepath.Join(templateDir, name))
+	}
+	out, err = verify(templates)
+	if err == nil || !strings.Contains(out, "SBINDIR@/md-multiplexor") || !strings.Contains(out, "SBINDIR@/md-milterd") {
+		t.Errorf("systemd-analyze verify of the templates in %s: exit %v, want a failure on each @SBINDIR@ program (is verify checking anything?):\n%s", templateDir, err, out)
 	}
 }
 

@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"fmt"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/mdgo/md/integration/internal/harness"
@@ -135,3 +138,102 @@ func TestSendmailSpoolMatchesOriginal(t *testing.T) {
 // sendmailVarying is varying plus Sendmail's queue ID, which Sendmail
 // already gives the milter at MAIL FROM as the {i} macro (=i).
 var sendmailVarying = regexp.MustCompile(`(?m)^(Q.*|i.*|=i .*|=client_port .*|=daemon_port .*)\n`)
+
+// TestSendmailInstalledLayout is TestInstalledLayout behind Sendmail: the
+// layout deploy/install.sh installs into a staging root, md-multiplexor
+// and md-milterd started as their installed units start them, and in
+// front of them the private Sendmail with the lines of the shipped
+// deploy/sendmail/mimedefang.mc, read when the test runs, verbatim but
+// for the port of S= (the test's milter port, which the installed options
+// file gets as MD_SOCKET). A clean message and one with an .exe attachment
+// go through the installed default filter; then, with md-milterd stopped,
+// a message must be tempfailed (F=T), not delivered unscanned.
+func TestSendmailInstalledLayout(t *testing.T) {
+	in, _ := newInstalledLayout(t)
+	in.start(t)
+
+	mcPath := filepath.Join(in.deploy, "sendmail/mimedefang.mc")
+	mc, milterLine := sendmailMCLines(t, mcPath, in.defaults["MD_SOCKET"], fmt.Sprintf("inet:%d@127.0.0.1", in.milterPort))
+	sm := harness.StartSendmail(t, harness.SendmailOptions{Dir: in.dir, MC: mc})
+
+	// What m4 made of the lines: our filter, and only ours (the harness's
+	// own INPUT_MAIL_FILTER is left out without SendmailOptions.Milter).
+	cf := string(readFile(t, filepath.Join(sm.Dir, "sendmail.cf")))
+	var filters []string
+	for _, l := range strings.Split(cf, "\n") {
+		if strings.HasPrefix(l, "X") || strings.HasPrefix(l, "O InputMailFilters=") {
+			filters = append(filters, l)
+		}
+	}
+	want := []string{"O InputMailFilters=md-milterd", milterLine}
+	if strings.Join(filters, "\n") != strings.Join(want, "\n") {
+		t.Errorf("sendmail.cf from %s has the milter lines\n%s\nwant\n%s", mcPath, strings.Join(filters, "\n"), strings.Join(want, "\n"))
+	}
+
+	in.sendTypical(t, sm)
+
+	// F=T: with md-milterd down, Sendmail must refuse the message with a
+	// temporary error, not deliver it unscanned.
+	in.md.Stop(t)
+	down := &harness.Message{From: "alice@" + harness.Domain, To: "bob@" + harness.Domain,
+		Subject: "milter down", Body: "Must not pass unscanned.\n"}
+	res := harness.Send(t, sm.Addr, down)
+	if res.Accepted() || res.Reply.Code/100 != 4 {
+		t.Errorf("with md-milterd stopped: %s reply %q, want a 4xx refusal (F=T)", res.Stage, res.Reply)
+	}
+	for _, m := range sm.Messages(t) {
+		if strings.TrimSpace(m.Header.Get("Message-Id")) == down.MessageID {
+			t.Errorf("with md-milterd stopped, the message was delivered:\n%s", m.Raw)
+		}
+	}
+
+	in.stop(t)
+}
+
+// sendmailMCLines returns the lines of the shipped .mc file that are not
+// comments (dnl lines), with the S= address, which must be socket (the
+// installed MD_SOCKET default), replaced by addr; and the X line of
+// sendmail.cf that its INPUT_MAIL_FILTER becomes.
+func sendmailMCLines(t *testing.T, path, socket, addr string) ([]string, string) {
+	t.Helper()
+	if socket == "" {
+		t.Fatalf("the installed options file sets no MD_SOCKET")
+	}
+	filterRe := regexp.MustCompile("^INPUT_MAIL_FILTER\\(`([^']+)', `([^']*)'\\)dnl$")
+	var lines []string
+	var xline string
+	for _, l := range strings.Split(string(readFile(t, path)), "\n") {
+		if f := strings.Fields(l); len(f) == 0 || f[0] == "dnl" {
+			continue
+		}
+		m := filterRe.FindStringSubmatch(l)
+		if m == nil {
+			lines = append(lines, l)
+			continue
+		}
+		if xline != "" {
+			t.Fatalf("%s: more than one INPUT_MAIL_FILTER", path)
+		}
+		var eqs []string
+		for _, eq := range strings.Split(m[2], ", ") {
+			if v, ok := strings.CutPrefix(eq, "S="); ok {
+				if v != socket {
+					t.Errorf("%s: S=%s, but md-milterd listens on MD_SOCKET=%s by default", path, v, socket)
+				}
+				eq = "S=" + addr
+			}
+			eqs = append(eqs, eq)
+		}
+		rewritten := strings.Replace(l, m[2], strings.Join(eqs, ", "), 1)
+		if rewritten == l || !strings.Contains(rewritten, "S="+addr) {
+			t.Fatalf("%s: no S=%s to rewrite in %q", path, socket, l)
+		}
+		lines = append(lines, rewritten)
+		xline = "X" + m[1] + ", " + strings.Join(eqs, ", ")
+	}
+	if xline == "" {
+		t.Fatalf("%s: no INPUT_MAIL_FILTER line", path)
+	}
+	t.Logf("%s, as the test uses it:\n%s", path, strings.Join(lines, "\n"))
+	return lines, xline
+}
