@@ -371,7 +371,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		// the background child has no stderr
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(milter.Listener(ln)) }()
 	select {
 	case s := <-sigs:
 		log.Info(fmt.Sprintf("Received signal %v: exiting", s))

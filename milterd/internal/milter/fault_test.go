@@ -148,7 +148,7 @@ func startFaultServer(t *testing.T) *faultServer {
 		t.Fatal(err)
 	}
 	srv := NewServer(fs.cfg, time.Minute, 10*time.Second)
-	go srv.Serve(ln)
+	go srv.Serve(Listener(ln))
 	t.Cleanup(func() { srv.Close() })
 	fs.client = gomilter.NewClient("unix", fs.sock, gomilter.WithDialer(fs.dialer))
 	return fs

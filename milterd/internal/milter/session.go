@@ -16,6 +16,7 @@ import (
 	gomilter "github.com/d--j/go-milter"
 
 	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/rawfile"
 	"github.com/mdgo/md/milterd/internal/results"
 	"github.com/mdgo/md/milterd/internal/spool"
 	"github.com/mdgo/md/proto"
@@ -557,7 +558,7 @@ func (s *session) apply(a results.Action, m gomilter.Modifier) error {
 // replaceBody streams NEWBODY to the MTA in 4096-byte chunks, as the
 // original's smfi_replacebody calls.
 func replaceBody(path string, m gomilter.Modifier) error {
-	f, err := os.Open(path)
+	f, err := rawfile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,7 @@ func startMilter(t *testing.T, cfg *Config) *gomilter.Client {
 		t.Fatal(err)
 	}
 	srv := NewServer(cfg, time.Minute, 10*time.Second)
-	go srv.Serve(ln)
+	go srv.Serve(Listener(ln))
 	t.Cleanup(func() { srv.Close() })
 	return gomilter.NewClient("unix", sock)
 }

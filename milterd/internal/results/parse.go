@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/rawfile"
 	"github.com/mdgo/md/proto"
 )
 
@@ -26,7 +27,7 @@ import (
 //     dir/NEWBODY.
 func Load(dir string, env Env) Plan {
 	var p Plan
-	f, err := os.Open(filepath.Join(dir, "RESULTS"))
+	f, err := rawfile.Open(filepath.Join(dir, "RESULTS"), os.O_RDONLY, 0)
 	if err != nil {
 		p.note(slog.LevelWarn, "Filter did not create RESULTS file")
 		return p.fail(true)
@@ -50,7 +51,7 @@ func Load(dir string, env Env) Plan {
 	}
 	body := filepath.Join(dir, "NEWBODY")
 	return parse(buf[:n], env, body, func() error {
-		nb, err := os.Open(body)
+		nb, err := rawfile.Open(body, os.O_RDONLY, 0)
 		if err != nil {
 			return err
 		}

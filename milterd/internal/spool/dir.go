@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mdgo/md/milterd/internal/rawfile"
 )
 
 // File and directory names inside the spool (reference §5.1, §5.2, §5.7).
@@ -103,11 +105,12 @@ type WorkingDir struct {
 
 	inputMsg, headers, commands spoolFile
 
-	cmd        Commands   // scratch for the COMMANDS lines of one call
-	line       []byte     // scratch for one header line
-	body       bodyWriter // body line-end conversion and its buffer
-	qid        string
-	qidWritten bool
+	cmd         Commands   // COMMANDS lines not written yet
+	pendInput   []byte     // INPUTMSG header lines not written yet (Header)
+	pendHeaders []byte     // HEADERS lines not written yet (Header)
+	body        bodyWriter // body line-end conversion and its buffer
+	qid         string
+	qidWritten  bool
 
 	contentTypes   int
 	sawMIMEVersion bool
@@ -144,7 +147,7 @@ func Create(opts Options, m MailFrom) (*WorkingDir, error) {
 		return nil, fmt.Errorf("spool: could not create directory: %w", err)
 	}
 	if err := os.Chmod(w.path, opts.DirMode()); err != nil {
-		_ = os.RemoveAll(w.path)
+		_ = rawfile.RemoveAll(w.path)
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	// Even a message without headers has a HEADERS file.
@@ -180,7 +183,7 @@ func (w *WorkingDir) get(sf *spoolFile) (*os.File, error) {
 		return sf.f, nil
 	}
 	mode := w.opts.FileMode()
-	f, err := os.OpenFile(filepath.Join(w.path, sf.name), os.O_CREATE|os.O_APPEND|os.O_RDWR, mode)
+	f, err := rawfile.Open(filepath.Join(w.path, sf.name), os.O_CREATE|os.O_APPEND|os.O_RDWR, mode)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -312,7 +315,7 @@ func (w *WorkingDir) Cleanup() (Disposition, error) {
 	case w.opts.KeepFailed && w.filterFailed:
 		d = KeptFilterFailed
 	default:
-		if rerr := os.RemoveAll(w.path); rerr != nil && err == nil {
+		if rerr := rawfile.RemoveAll(w.path); rerr != nil && err == nil {
 			err = fmt.Errorf("spool: failed to clean up %s: %w", w.path, rerr)
 		}
 	}
@@ -326,7 +329,7 @@ func (w *WorkingDir) Cleanup() (Disposition, error) {
 func (w *WorkingDir) Remove() error {
 	err := w.Close()
 	w.cleaned = true
-	if rerr := os.RemoveAll(w.path); rerr != nil {
+	if rerr := rawfile.RemoveAll(w.path); rerr != nil {
 		return fmt.Errorf("spool: failed to remove %s: %w", w.path, rerr)
 	}
 	return err

@@ -220,9 +220,11 @@ func TestConserveDescriptors(t *testing.T) {
 		if conserve && (afterHeader != 0 || afterBody != 0) {
 			t.Errorf("-C: %d descriptors open after Header, %d after Body", afterHeader, afterBody)
 		}
-		// INPUTMSG, HEADERS and COMMANDS; HEADERS is closed at EndOfHeaders.
-		if !conserve && (afterHeader != 3 || afterBody != 2) {
-			t.Errorf("without -C: %d descriptors open after Header (want 3), %d after Body (want 2)", afterHeader, afterBody)
+		// HEADERS and COMMANDS after Header (the header lines are kept
+		// until EndOfHeaders, which opens INPUTMSG and closes HEADERS);
+		// INPUTMSG and COMMANDS after Body.
+		if !conserve && (afterHeader != 2 || afterBody != 2) {
+			t.Errorf("without -C: %d descriptors open after Header (want 2), %d after Body (want 2)", afterHeader, afterBody)
 		}
 		if afterFinish != 0 {
 			t.Errorf("-C=%v: %d descriptors left open after Finish", conserve, afterFinish)
@@ -241,5 +243,59 @@ func TestDispositionString(t *testing.T) {
 		if d.String() != want {
 			t.Errorf("%d: %q, want %q", int(d), d.String(), want)
 		}
+	}
+}
+
+// TestHeadersWrittenAtEndOfHeaders: Header keeps its lines until
+// EndOfHeaders (three writes for all the headers), unless 64 KiB pile up or
+// the body comes without an end of headers; the files end up the same.
+func TestHeadersWrittenAtEndOfHeaders(t *testing.T) {
+	w := newDir(t, Options{}, MailFrom{})
+	commandsBefore := readFile(t, w, CommandsFile)
+	_ = w.Header("Subject", "hello")
+	_ = w.Header("Message-ID", "<a@b>")
+	if got := readFile(t, w, HeadersFile); got != "" {
+		t.Errorf("HEADERS before EndOfHeaders: %q, want nothing yet", got)
+	}
+	if got := readFile(t, w, CommandsFile); got != commandsBefore {
+		t.Errorf("COMMANDS grew before EndOfHeaders: %q", got)
+	}
+	if err := w.EndOfHeaders(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, w, HeadersFile); got != "Subject: hello\nMessage-ID: <a@b>\n" {
+		t.Errorf("HEADERS: %q", got)
+	}
+	if got := readFile(t, w, InputMsgFile); got != "Subject: hello\nMessage-ID: <a@b>\n\n" {
+		t.Errorf("INPUTMSG: %q", got)
+	}
+	if got := readFile(t, w, CommandsFile); got != commandsBefore+"Uhello\nX<a@b>\n" {
+		t.Errorf("COMMANDS: %q", got)
+	}
+
+	// Past maxPending the lines go out at once.
+	w2 := newDir(t, Options{}, MailFrom{})
+	long := strings.Repeat("x", 1000)
+	n := 0
+	for readFile(t, w2, HeadersFile) == "" {
+		if n > maxPending/1000+1 {
+			t.Fatalf("%d headers of 1000 bytes kept in memory", n)
+		}
+		_ = w2.Header("X-Long", long)
+		n++
+	}
+
+	// A body without an end of headers still finds the headers first.
+	w3 := newDir(t, Options{}, MailFrom{})
+	_ = w3.Header("Subject", "no eoh")
+	_ = w3.Body([]byte("body\r\n"))
+	if err := w3.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, w3, InputMsgFile); got != "Subject: no eoh\nbody\n" {
+		t.Errorf("INPUTMSG without EndOfHeaders: %q", got)
+	}
+	if got := readFile(t, w3, CommandsFile); !strings.Contains(got, "Uno%20eoh\n") || !strings.HasSuffix(got, "F\n") {
+		t.Errorf("COMMANDS without EndOfHeaders: %q", got)
 	}
 }

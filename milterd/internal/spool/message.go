@@ -25,7 +25,6 @@ func (w *WorkingDir) WriteQueueID() error {
 	if w.qid == "" || w.qidWritten {
 		return nil
 	}
-	w.cmd.Reset()
 	w.cmd.QueueID(w.qid)
 	if err := w.flushCommands(); err != nil {
 		return err
@@ -41,13 +40,15 @@ func (w *WorkingDir) AddRecipient(r Recipient) error {
 	if err := w.WriteQueueID(); err != nil {
 		return err
 	}
-	w.cmd.Reset()
 	w.cmd.Recipient(r)
 	return w.flushCommands()
 }
 
-// Header writes one header as the original's header callback does
-// (reference §5.2, §5.3), in this order:
+// Header records one header as the original's header callback does
+// (reference §5.2, §5.3); the lines reach the files, in this order, at
+// EndOfHeaders (or once 64 KiB are kept, or at Body or Finish if the MTA
+// sent no end of headers), so that the files hold the same bytes as the
+// original's when the scan reads them:
 //
 //   - INPUTMSG gets "name: value\n". A CR followed by LF is dropped (kept
 //     with Options.KeepFoldCR), so a folded value keeps its LF line breaks;
@@ -75,29 +76,20 @@ func (w *WorkingDir) Header(name, value string) error {
 
 	suspicious := false
 	if write {
-		b := w.line[:0]
 		var s1, s2 bool
-		b, s1 = appendHeaderText(b, name, w.opts.KeepFoldCR)
-		b = append(b, ':', ' ')
-		b, s2 = appendHeaderText(b, value, w.opts.KeepFoldCR)
-		b = append(b, '\n')
+		w.pendInput, s1 = appendHeaderText(w.pendInput, name, w.opts.KeepFoldCR)
+		w.pendInput = append(w.pendInput, ':', ' ')
+		w.pendInput, s2 = appendHeaderText(w.pendInput, value, w.opts.KeepFoldCR)
+		w.pendInput = append(w.pendInput, '\n')
 		suspicious = s1 || s2
-		if err := w.write(&w.inputMsg, b); err != nil {
-			return err
-		}
 
-		b = appendChomped(b[:0], name)
-		b = append(b, ':', ' ')
-		b = appendChomped(b, value)
-		b = append(b, '\n')
-		w.line = b[:0]
-		if err := w.write(&w.headers, b); err != nil {
-			return err
-		}
+		w.pendHeaders = appendChomped(w.pendHeaders, name)
+		w.pendHeaders = append(w.pendHeaders, ':', ' ')
+		w.pendHeaders = appendChomped(w.pendHeaders, value)
+		w.pendHeaders = append(w.pendHeaders, '\n')
 	}
 
 	name, value = chomp(name), chomp(value)
-	w.cmd.Reset()
 	if suspicious {
 		w.cmd.SuspiciousHeader()
 	}
@@ -112,6 +104,35 @@ func (w *WorkingDir) Header(name, value string) error {
 			w.sawValidation = true
 		}
 	}
+	if len(w.pendInput)+len(w.pendHeaders)+w.cmd.Len() >= maxPending {
+		return w.flushPending()
+	}
+	return nil
+}
+
+// maxPending bounds what Header keeps in memory before it writes.
+const maxPending = 64 << 10
+
+// flushPending writes what Header has kept: its lines of INPUTMSG,
+// HEADERS and COMMANDS, each file in one write. Header keeps them until
+// the end of the headers (nobody reads the files before that: the sender
+// and recipient checks come earlier, the scan later), so that a message
+// costs three writes for all its headers instead of two or three for each.
+func (w *WorkingDir) flushPending() error {
+	if len(w.pendInput) > 0 {
+		err := w.write(&w.inputMsg, w.pendInput)
+		w.pendInput = w.pendInput[:0]
+		if err != nil {
+			return err
+		}
+	}
+	if len(w.pendHeaders) > 0 {
+		err := w.write(&w.headers, w.pendHeaders)
+		w.pendHeaders = w.pendHeaders[:0]
+		if err != nil {
+			return err
+		}
+	}
 	return w.flushCommands()
 }
 
@@ -122,12 +143,16 @@ func (w *WorkingDir) EndOfHeaders() error {
 	if w.closed {
 		return ErrClosed
 	}
+	w.pendInput = append(w.pendInput, '\n')
+	if err := w.flushPending(); err != nil {
+		return err
+	}
 	if err := closeFile(&w.headers); err != nil {
 		return err
 	}
 	w.body.suspicious = false
 	w.body.lastWasCR = false
-	return w.write(&w.inputMsg, []byte{'\n'})
+	return nil
 }
 
 // Body appends one body chunk to INPUTMSG, as the body callback does
@@ -144,6 +169,9 @@ func (w *WorkingDir) Body(chunk []byte) error {
 	}
 	if len(chunk) == 0 {
 		return nil
+	}
+	if err := w.flushPending(); err != nil {
+		return err
 	}
 	f, err := w.get(&w.inputMsg)
 	if err != nil {
@@ -163,7 +191,9 @@ func (w *WorkingDir) Finish() error {
 	if w.closed {
 		return ErrClosed
 	}
-	w.cmd.Reset()
+	if err := w.flushPending(); err != nil {
+		return err
+	}
 	if w.qid != "" && !w.qidWritten {
 		w.cmd.QueueID(w.qid)
 		w.qidWritten = true
