@@ -71,21 +71,46 @@ func processesUnder(dir string) []int {
 	return pids
 }
 
+// processUID returns the effective user ID of a running process.
+func processUID(pid int) (uint32, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" {
+			u, err := strconv.Atoi(f[2])
+			return uint32(u), err == nil
+		}
+	}
+	return 0, false
+}
+
 // TestMakeRunAndDemo is `make run` and `make demo`: deploy/run-demo.sh
 // starts md-multiplexor (md-worker, the shipped filter) and md-milterd under
 // a run directory; the demo program sends its three messages through the
 // milter socket; Ctrl-C (SIGINT to the script) stops both daemons and
-// leaves nothing running and nothing in the spool.
+// leaves nothing running and nothing in the spool. It runs twice: as root
+// (the daemons then run as defang) and, as the issue asks, as an ordinary
+// user (nobody), with no privilege at all.
 func TestMakeRunAndDemo(t *testing.T) {
+	harness.RequireRoot(t) // to run the script as root, then as nobody
+	if _, err := exec.Command("id", "defang").Output(); err != nil {
+		t.Fatalf("as root, make run needs the user defang (apt-get install -y mimedefang creates it)")
+	}
+	t.Run("root", func(t *testing.T) { testMakeRunAndDemo(t, nil) })
+	t.Run("ordinary user", func(t *testing.T) {
+		testMakeRunAndDemo(t, &syscall.Credential{Uid: 65534, Gid: 65534}) // nobody, nogroup
+	})
+}
+
+// testMakeRunAndDemo runs deploy/run-demo.sh as cred (nil: as this
+// process, root) and the demo against it.
+func testMakeRunAndDemo(t *testing.T, cred *syscall.Credential) {
 	root := filepath.Join(harness.ModuleRoot(t), "..")
 	bin := harness.BinDir(t)
 	for _, b := range []string{"md-multiplexor", "md-mx-ctrl", "md-milterd", "md-worker"} {
 		harness.MDBinary(t, b)
-	}
-	if os.Geteuid() == 0 {
-		if _, err := exec.Command("id", "defang").Output(); err != nil {
-			t.Fatalf("as root, make run needs the user defang (apt-get install -y mimedefang creates it)")
-		}
 	}
 
 	// Not t.TempDir(): as root the daemons run as defang, who must be able
@@ -96,6 +121,11 @@ func TestMakeRunAndDemo(t *testing.T) {
 	}
 	if err := os.Chmod(run, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	if cred != nil {
+		if err := os.Chown(run, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	binDir := filepath.Join(run, "bin")
 
@@ -115,6 +145,10 @@ func TestMakeRunAndDemo(t *testing.T) {
 	script.Env = append(os.Environ(), "MX_METRICS="+mxMetrics, "MILTER_METRICS="+milterMetrics)
 	script.Stdout = &logs
 	script.Stderr = &logs
+	if cred != nil {
+		script.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		script.Env = append(script.Env, "HOME="+run)
+	}
 	if err := script.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +207,19 @@ func TestMakeRunAndDemo(t *testing.T) {
 			t.Fatalf("%s.pid: %v %q", name, err, b)
 		}
 		daemonPID[name] = pid
+	}
+	// Whom the daemons run as: defang when started as root, else the user.
+	wantUID := uint32(0)
+	if cred != nil {
+		wantUID = cred.Uid
+	} else if out, err := exec.Command("id", "-u", "defang").Output(); err == nil {
+		u, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+		wantUID = uint32(u)
+	}
+	for name, pid := range daemonPID {
+		if uid, ok := processUID(pid); !ok || uid != wantUID {
+			t.Errorf("%s (pid %d) runs as uid %d (found: %v), want %d", name, pid, uid, ok, wantUID)
+		}
 	}
 
 	// Both metrics endpoints answer on loopback.
