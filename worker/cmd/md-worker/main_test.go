@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,5 +186,35 @@ func TestLuaUnsafeLibsEnvironment(t *testing.T) {
 		if err != nil || string(out) != c.want {
 			t.Errorf("%q: reply %q (%v), want %q", c.env, out, err, c.want)
 		}
+	}
+}
+
+// TestTuneServerRuntime: server mode runs on one runtime thread with
+// GOGC=50, unless GOMAXPROCS or GOGC say otherwise.
+func TestTuneServerRuntime(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	gc := debug.SetGCPercent(100)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+
+	t.Setenv("GOMAXPROCS", "")
+	t.Setenv("GOGC", "")
+	runtime.GOMAXPROCS(4)
+	tuneServerRuntime()
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS unset: %d threads, want 1", got)
+	}
+	if got := debug.SetGCPercent(100); got != 50 {
+		t.Errorf("GOGC unset: GC percent %d, want 50", got)
+	}
+
+	t.Setenv("GOMAXPROCS", "4")
+	t.Setenv("GOGC", "100")
+	runtime.GOMAXPROCS(4)
+	tuneServerRuntime()
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("GOMAXPROCS=4: %d threads, want 4 kept", got)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100: GC percent %d, want 100 kept", got)
 	}
 }
