@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,6 +44,9 @@ type installedLayout struct {
 	defaults, mxEnv, mdEnv           map[string]string
 	milterPort, mxMetrics, mdMetrics int
 	mx, md                           *harness.Process
+	// mxNotify and mdNotify are the NOTIFY_SOCKETs start gave each
+	// daemon, as systemd does for a Type=notify unit.
+	mxNotify, mdNotify *notifySocket
 }
 
 // newInstalledLayout runs deploy/install.sh --destdir into a new test
@@ -80,10 +84,16 @@ func (in *installedLayout) parseUnits(t *testing.T) {
 // start makes the administrator's edits to the installed options file
 // (lines appended to it: private ports instead of 7890, 9130 and 9131, and
 // a smaller pool) and starts what the units start, as systemd would: their
-// Environment= and EnvironmentFile=, ExecStart= and ExecStartPost= with
-// systemd's variable expansion, the staging root in front of every
-// installed path. md-milterd listens on inet:milterPort@127.0.0.1 when it
-// returns. The harness stops both by PID when the test ends.
+// Environment= and EnvironmentFile=, ExecStart= with systemd's variable
+// expansion, the staging root in front of every installed path. Type=notify
+// as systemd does it: each daemon gets a NOTIFY_SOCKET of its own (a
+// unixgram socket in the test directory), and a unit counts as started
+// once READY=1 arrives there from its main process (NotifyAccess=main:
+// the sender's PID, from SCM_CREDENTIALS, must be the daemon's);
+// md-milterd, ordered after md-multiplexor, is started only then. Right
+// after READY=1, md-mx-ctrl status must answer and md-milterd must accept
+// a connection on inet:milterPort@127.0.0.1, without a retry. The harness
+// stops both by PID when the test ends.
 func (in *installedLayout) start(t *testing.T) {
 	t.Helper()
 	if in.mxUnit == nil {
@@ -105,8 +115,13 @@ func (in *installedLayout) start(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// md-multiplexor.service: ExecStart, then ExecStartPost (which returns
-	// once the control socket answers).
+	for _, u := range []*unit{in.mxUnit, in.mdUnit} {
+		if u.one(t, "Service.Type") != "notify" || len(u.get("Service.ExecStartPost")) != 0 {
+			t.Fatalf("%s: start simulates Type=notify without ExecStartPost=", filepath.Base(u.path))
+		}
+	}
+
+	// md-multiplexor.service: ExecStart; started once it sends READY=1.
 	in.mxEnv = unitEnvironment(t, in.root, in.mxUnit)
 	if in.mxEnv["MD_USER"] != harness.DefangUser {
 		t.Errorf("MD_USER=%q in the installed options, want %q (the existing account)", in.mxEnv["MD_USER"], harness.DefangUser)
@@ -114,18 +129,128 @@ func (in *installedLayout) start(t *testing.T) {
 	for k, v := range in.mxEnv {
 		t.Setenv(k, v)
 	}
+	in.mxNotify = newNotifySocket(t, in.dir, "md-multiplexor")
+	t.Setenv("NOTIFY_SOCKET", in.mxNotify.path)
 	mxArgv := unitCommand(t, in.root, in.mxUnit, in.mxEnv, "ExecStart")
 	in.mx = harness.StartProcess(t, "md-multiplexor", in.logs, mxArgv[0], mxArgv[1:]...)
-	runUnitCommand(t, in.root, in.mxUnit, in.mxEnv, "ExecStartPost", 40*time.Second)
-	if !in.mx.Running() {
-		t.Fatalf("md-multiplexor exited:\n%s", in.mx.Log())
+	in.mxNotify.wait(t, in.mx, "READY=1", harness.StartTimeout)
+	// Ready means the control socket answers: one md-mx-ctrl status.
+	ctl := exec.Command(underRoot(in.root, "/usr/local/sbin/md-mx-ctrl"), "-s", underRoot(in.root, in.mxEnv["MX_SOCKET"]), "status")
+	if out, err := ctl.CombinedOutput(); err != nil || len(out) == 0 {
+		t.Fatalf("md-mx-ctrl status right after md-multiplexor's READY=1: %v %q", err, out)
 	}
 
 	// md-milterd.service, ordered after md-multiplexor.service.
 	in.mdEnv = unitEnvironment(t, in.root, in.mdUnit)
+	in.mdNotify = newNotifySocket(t, in.dir, "md-milterd")
+	t.Setenv("NOTIFY_SOCKET", in.mdNotify.path)
 	mdArgv := unitCommand(t, in.root, in.mdUnit, in.mdEnv, "ExecStart")
 	in.md = harness.StartProcess(t, "md-milterd", in.logs, mdArgv[0], mdArgv[1:]...)
-	harness.WaitForTCP(t, fmt.Sprintf("127.0.0.1:%d", in.milterPort), in.md)
+	in.mdNotify.wait(t, in.md, "READY=1", harness.StartTimeout)
+	os.Unsetenv("NOTIFY_SOCKET") // t.Setenv restores it at the end
+	// Ready means listening: one connection, no retry.
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", in.milterPort), 5*time.Second)
+	if err != nil {
+		t.Fatalf("md-milterd does not accept connections right after READY=1: %v", err)
+	}
+	c.Close()
+}
+
+// notifySocket is the NOTIFY_SOCKET systemd gives a Type=notify service:
+// a unixgram socket, here in the test directory, that receives the
+// daemon's sd_notify(3) messages with the sender's credentials.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+	msgs chan notifyMsg
+}
+
+type notifyMsg struct {
+	pid   int // from SCM_CREDENTIALS; 0 if none came
+	state string
+}
+
+// newNotifySocket creates dir/notify-<name>, writable by the service
+// account the daemons switch to, and reads it until the test ends.
+func newNotifySocket(t *testing.T, dir, name string) *notifySocket {
+	t.Helper()
+	n := &notifySocket{path: filepath.Join(dir, "notify-"+name), msgs: make(chan notifyMsg, 16)}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: n.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.conn = conn
+	t.Cleanup(func() { conn.Close(); os.Remove(n.path) })
+	if err := os.Chmod(n.path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1)
+	}); err != nil || serr != nil {
+		t.Fatalf("SO_PASSCRED on %s: %v %v", n.path, err, serr)
+	}
+	go func() {
+		defer close(n.msgs)
+		buf, oob := make([]byte, 4096), make([]byte, 1024)
+		for {
+			nb, noob, _, _, err := conn.ReadMsgUnix(buf, oob)
+			if err != nil {
+				return
+			}
+			m := notifyMsg{state: string(buf[:nb])}
+			if cms, err := syscall.ParseSocketControlMessage(oob[:noob]); err == nil {
+				for _, cm := range cms {
+					if cred, err := syscall.ParseUnixCredentials(&cm); err == nil {
+						m.pid = int(cred.Pid)
+					}
+				}
+			}
+			n.msgs <- m
+		}
+	}()
+	return n
+}
+
+// wait waits for a message with state (one of its lines) from p, the
+// unit's main process. A message from another process fails the test:
+// with NotifyAccess=main systemd would ignore it and never see the unit
+// ready.
+func (n *notifySocket) wait(t *testing.T, p *harness.Process, state string, timeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	deadline := time.After(timeout)
+	exited := p.Exited()
+	for {
+		select {
+		case m, ok := <-n.msgs:
+			if !ok {
+				t.Fatalf("%s: NOTIFY_SOCKET closed before %s", p.Name, state)
+			}
+			t.Logf("%s: NOTIFY_SOCKET got %q from PID %d after %v", p.Name, m.state, m.pid, time.Since(start).Round(time.Millisecond))
+			if m.pid != p.PID {
+				t.Fatalf("%s: %q came from PID %d, not from the main process %d (NotifyAccess=main)", p.Name, m.state, m.pid, p.PID)
+			}
+			if slices.Contains(strings.Split(m.state, "\n"), state) {
+				return
+			}
+		case <-exited:
+			// What it sent before it exited is queued on the socket:
+			// a moment to read it.
+			exited = nil
+			deadline = time.After(time.Second)
+			timeout = 0
+		case <-deadline:
+			if timeout == 0 {
+				t.Fatalf("%s exited before sending %s:\n%s", p.Name, state, p.Log())
+			}
+			t.Fatalf("%s: no %s on NOTIFY_SOCKET after %v:\n%s", p.Name, state, timeout, p.Log())
+		}
+	}
 }
 
 // sendTypical sends a clean message and one with an .exe attachment
@@ -172,6 +297,9 @@ func (in *installedLayout) stop(t *testing.T) {
 	t.Helper()
 	in.md.Stop(t)
 	in.mx.Stop(t)
+	// Each told systemd it was stopping (STOPPING=1) on SIGTERM.
+	in.mdNotify.wait(t, in.md, "STOPPING=1", 5*time.Second)
+	in.mxNotify.wait(t, in.mx, "STOPPING=1", 5*time.Second)
 	spool := filepath.Join(in.root, "var/spool/MIMEDefang")
 	entries, err := os.ReadDir(spool)
 	if err != nil {
@@ -375,8 +503,10 @@ func checkUnits(t *testing.T, mx, md *unit) {
 		u         *unit
 		key, want string
 	}{
-		{mx, "Service.Type", "simple"},
-		{md, "Service.Type", "simple"},
+		{mx, "Service.Type", "notify"},
+		{md, "Service.Type", "notify"},
+		{mx, "Service.NotifyAccess", "main"},
+		{md, "Service.NotifyAccess", "main"},
 		{mx, "Service.EnvironmentFile", "/etc/default/md-mimedefang"},
 		{md, "Service.EnvironmentFile", "/etc/default/md-mimedefang"},
 		{md, "Unit.BindsTo", "md-multiplexor.service"},
@@ -395,6 +525,11 @@ func checkUnits(t *testing.T, mx, md *unit) {
 		t.Errorf("md-milterd.service: After=%q lacks md-multiplexor.service", after)
 	}
 	for _, u := range []*unit{mx, md} {
+		// Type=notify: the daemon itself says when it is ready; no
+		// polling loop after ExecStart.
+		if post := u.get("Service.ExecStartPost"); len(post) != 0 {
+			t.Errorf("%s: ExecStartPost=%q: with Type=notify, READY=1 is the readiness", filepath.Base(u.path), post)
+		}
 		exec := u.one(t, "Service.ExecStart")
 		if !strings.Contains(exec, " -D ") || !strings.Contains(exec, " -U ${MD_USER} ") {
 			t.Errorf("%s: ExecStart %q must run in the foreground (-D) with -U ${MD_USER}", filepath.Base(u.path), exec)
@@ -414,7 +549,7 @@ func checkUnits(t *testing.T, mx, md *unit) {
 // /usr/local/sbin/..., which exist only under the staging root.
 // --root=STAGING is no way out: it also looks for everything else there,
 // the targets the units are ordered against (multi-user.target, ...) and
-// /usr/bin/timeout and /bin/true, which install.sh does not install. So
+// /bin/sh and /bin/true, which install.sh does not install. So
 // verify checks copies of the installed units, in a directory of their
 // own under dir, identical but for the directory of our programs: every
 // /usr/local/sbin/ is root/usr/local/sbin/ in the copies (the test checks
@@ -423,7 +558,7 @@ func checkUnits(t *testing.T, mx, md *unit) {
 // the dependencies on the host's units (After=network.target, WantedBy=
 // multi-user.target, BindsTo= between the two, ...), and that each Exec*=
 // program exists and is executable: our programs in the staging root,
-// /usr/bin/timeout and /bin/true on the host. The other settings
+// /bin/sh and /bin/true on the host. The other settings
 // (EnvironmentFile=, ReadWritePaths=) are read when the unit starts, not
 // by verify; start runs the units' commands with them.
 //
@@ -627,8 +762,8 @@ func underRoot(root, arg string) string {
 	return arg
 }
 
-// runUnitCommand runs a one-shot command of the unit (ExecStartPost,
-// ExecReload) to completion and returns its output.
+// runUnitCommand runs a one-shot command of the unit (ExecReload) to
+// completion and returns its output.
 func runUnitCommand(t *testing.T, root string, u *unit, env map[string]string, key string, timeout time.Duration) string {
 	t.Helper()
 	argv := unitCommand(t, root, u, env, key)

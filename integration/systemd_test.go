@@ -26,11 +26,16 @@ var receivedQueueID = regexp.MustCompile(`\(Postfix\) with E?SMTPS?A? id ([0-9A-
 // would, without --destdir: it creates the service account and tells
 // systemd. systemctl enable md-milterd must enable both units (Also=);
 // systemctl start md-milterd must pull md-multiplexor in (BindsTo=) and
-// start it first (After=, its ExecStartPost= waiting for the control
-// socket); all daemons must run as the service account. The host's private
-// Postfix with deploy/postfix/main.cf.snippet sends a clean message and one
-// with an .exe attachment through them, and journald must hold md-milterd's
-// lines with those messages' queue IDs. systemctl reload md-multiplexor
+// start it first (After=; Type=notify: md-multiplexor is active once it
+// sent READY=1, its control socket answering); when systemctl start
+// returns, md-milterd (Type=notify too) must already accept connections on
+// the milter port, without a retry; all daemons must run as the service
+// account. The host's private Postfix with deploy/postfix/main.cf.snippet
+// sends a clean message and one with an .exe attachment through them, and
+// journald must hold md-milterd's line with each message's queue ID exactly
+// once, under the syslog identifier mimedefang (with -D, the daemons copy
+// their lines to stderr only when stderr is not the journal, which they
+// tell by JOURNAL_STREAM). systemctl reload md-multiplexor
 // must reread the filter, and fail on a filter that does not load (the
 // pool staying up); reload md-milterd must reach the multiplexor
 // (PropagatesReloadTo=); restarting md-multiplexor must restart md-milterd;
@@ -109,10 +114,10 @@ func TestSystemdUnits(t *testing.T) {
 	start := time.Now()
 	sd.Systemctl(t, "start", "md-milterd")
 	t.Logf("systemctl start md-milterd took %v", time.Since(start).Round(time.Millisecond))
-	checkActive(t, sd, "active")
-	// Type=simple: active once forked, not once listening.
+	// Type=notify: active once listening, so no retry.
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", milterPort)
-	waitListening(t, sd, milterAddr)
+	dialOnce(t, sd, milterAddr, "systemctl start md-milterd returned")
+	checkActive(t, sd, "active")
 	mxActive := sd.Property(t, "md-multiplexor.service", "ActiveEnterTimestampMonotonic")
 	mdStarted := sd.Property(t, "md-milterd.service", "ExecMainStartTimestampMonotonic")
 	if a, b := atoi(t, mxActive), atoi(t, mdStarted); a == 0 || b < a {
@@ -149,12 +154,20 @@ func TestSystemdUnits(t *testing.T) {
 	if len(qids) != 2 {
 		t.Errorf("found %d Postfix queue IDs (%q) in the delivered messages' Received headers, want 2", len(qids), qids)
 	}
-	journal := sd.Run(t, "journalctl", "--no-pager", "-o", "short-monotonic", "-u", "md-milterd")
+	// Each line once in the journal, through syslog: the stderr copy -D
+	// makes on a terminal is left out when stderr is the journal.
+	journal := sd.Run(t, "journalctl", "--no-pager", "-o", "cat", "-u", "md-milterd")
+	syslogJournal := sd.Run(t, "journalctl", "--no-pager", "-o", "cat", "-u", "md-milterd", "-t", "mimedefang")
 	for _, q := range qids {
-		if !strings.Contains(journal, q+": Filter time is ") {
-			t.Errorf("journalctl -u md-milterd has no %q line", q+": Filter time is")
+		want := q + ": Filter time is "
+		if n := strings.Count(journal, want); n != 1 {
+			t.Errorf("journalctl -u md-milterd has %d %q lines, want 1", n, want)
+		}
+		if n := strings.Count(syslogJournal, want); n != 1 {
+			t.Errorf("journalctl -u md-milterd -t mimedefang has %d %q lines, want 1 (the syslog line, with its identifier)", n, want)
 		}
 	}
+	checkNoStderrCopies(t, "md-milterd", journal)
 
 	// systemctl reload md-multiplexor rereads the filter; reload
 	// md-milterd reaches the multiplexor.
@@ -165,7 +178,7 @@ func TestSystemdUnits(t *testing.T) {
 	rereads := func(j string) int {
 		n := 0
 		for _, l := range strings.Split(j, "\n") {
-			if strings.HasPrefix(l, reread) { // the syslog line, not the stderr copy
+			if strings.Contains(l, reread) { // once per reread: no stderr copy
 				n++
 			}
 		}
@@ -214,9 +227,10 @@ func TestSystemdUnits(t *testing.T) {
 	mxPID, mdPID := sd.Property(t, "md-multiplexor.service", "MainPID"), sd.Property(t, "md-milterd.service", "MainPID")
 	sd.Systemctl(t, "restart", "md-multiplexor")
 	// systemctl waits for md-multiplexor's job only: md-milterd's restart,
-	// queued in the same transaction, may still be running.
+	// queued in the same transaction, may still be running. Once it is
+	// active (READY=1), it listens.
 	waitActive(t, sd, 30*time.Second)
-	waitListening(t, sd, milterAddr)
+	dialOnce(t, sd, milterAddr, "md-milterd became active again")
 	if got := sd.Property(t, "md-multiplexor.service", "MainPID"); got == mxPID {
 		t.Errorf("md-multiplexor kept PID %s over systemctl restart", got)
 	}
@@ -244,7 +258,39 @@ func TestSystemdUnits(t *testing.T) {
 			t.Errorf("working directory %s left in the spool", e.Name())
 		}
 	}
+	// No log line went to the journal twice over the whole run.
+	for _, u := range []string{"md-multiplexor", "md-milterd"} {
+		checkNoStderrCopies(t, u, sd.Run(t, "journalctl", "--no-pager", "-o", "cat", "-u", u))
+	}
 	sd.Run(t, "journalctl", "--no-pager", "-o", "short-monotonic", "-u", "md-multiplexor", "-u", "md-milterd")
+}
+
+// stderrCopy is the form of the daemons' stderr copy of a log line
+// ("Nov 25 07:31:02 mimedefang[123]: ..."); the syslog line in the journal
+// is the message alone.
+var stderrCopy = regexp.MustCompile(`(?m)^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d mimedefang(-multiplexor)?\[\d+\]: `)
+
+// checkNoStderrCopies fails if journal (journalctl -o cat -u unit) holds a
+// stderr copy of a log line: under systemd each line must reach the journal
+// once, through syslog.
+func checkNoStderrCopies(t *testing.T, unit, journal string) {
+	t.Helper()
+	if m := stderrCopy.FindAllString(journal, 3); m != nil {
+		t.Errorf("journalctl -u %s holds stderr copies of log lines (each line would be there twice), e.g. %q", unit, m)
+	}
+}
+
+// dialOnce connects to md-milterd on addr once, without a retry: with
+// Type=notify the unit is active only once the socket listens.
+func dialOnce(t *testing.T, sd *harness.Systemd, addr, when string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		st, _ := sd.Exec(time.Minute, "systemctl", "--no-pager", "status", "md-milterd")
+		t.Fatalf("%s, but md-milterd does not accept connections on %s: %v\n%s", when, addr, err, st)
+	}
+	c.Close()
+	t.Logf("md-milterd accepts connections on %s (%s)", addr, when)
 }
 
 // checkActive checks what systemctl is-active says of both units.
@@ -263,32 +309,15 @@ func waitActive(t *testing.T, sd *harness.Systemd, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if _, err := sd.Exec(time.Minute, "systemctl", "is-active", "--quiet", "md-multiplexor", "md-milterd"); err == nil {
+		// Not --quiet: with several units, is-active exits 0 as soon as
+		// one of them is active.
+		out, _ := sd.Exec(time.Minute, "systemctl", "is-active", "md-multiplexor", "md-milterd")
+		if strings.Join(strings.Fields(out), " ") == "active active" {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	checkActive(t, sd, "active")
-}
-
-// waitListening waits until md-milterd accepts connections on addr.
-func waitListening(t *testing.T, sd *harness.Systemd, addr string) {
-	t.Helper()
-	start := time.Now()
-	deadline := start.Add(harness.StartTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			t.Logf("md-milterd listens on %s (%v after systemctl returned)", addr, time.Since(start).Round(time.Millisecond))
-			return
-		}
-		if time.Now().After(deadline) {
-			st, _ := sd.Exec(time.Minute, "systemctl", "--no-pager", "status", "md-milterd")
-			t.Fatalf("md-milterd does not listen on %s after %v: %v\n%s", addr, harness.StartTimeout, err, st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func atoi(t *testing.T, s string) int64 {

@@ -366,14 +366,23 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		pidFile.Close()
 	}
 	if report != nil {
+		// The waiting parent tells the service manager, if any
+		// (notifyReadyFor): it is the main process until it exits.
 		report.WriteString("X")
 		report.Close()
 		// the background child has no stderr
+	} else if err := notify(sddaemonReady); err != nil {
+		// Type=notify: the unit is active, and the MTA ordered after it
+		// may start, once the socket listens and the multiplexor answers.
+		log.Warn(err.Error())
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(milter.Listener(ln)) }()
 	select {
 	case s := <-sigs:
+		if err := notify(sddaemonStopping); err != nil {
+			log.Warn(err.Error())
+		}
 		log.Info(fmt.Sprintf("Received signal %v: exiting", s))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -437,6 +446,11 @@ func background(stderr io.Writer) int {
 	msg, _ := io.ReadAll(r)
 	switch {
 	case len(msg) > 0 && msg[0] == 'X':
+		// Under a service manager that gave us NOTIFY_SOCKET, the child
+		// serves now: it becomes the main process, and the unit is ready.
+		if err := notifyReadyFor(cmd.Process.Pid); err != nil {
+			fmt.Fprintf(stderr, "md-milterd: %v\n", err)
+		}
 		return 0
 	case len(msg) > 0 && msg[0] == 'E':
 		fmt.Fprintf(stderr, "Error from child: %s\n", msg[1:])

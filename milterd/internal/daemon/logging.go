@@ -7,10 +7,16 @@ import (
 	"log/slog"
 	"log/syslog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// openSyslog connects to the local syslog (/dev/log); a variable so that
+// tests can use a socket of their own.
+var openSyslog = syslog.New
 
 var facilities = map[string]syslog.Priority{
 	"auth": syslog.LOG_AUTH, "authpriv": syslog.LOG_AUTHPRIV, "cron": syslog.LOG_CRON,
@@ -43,18 +49,25 @@ type logHandler struct {
 	pid    int
 	attrs  []slog.Attr
 	failed *bool
+	// journal: out is the journal's stream (JOURNAL_STREAM) and syslog,
+	// which journald reads too, is open: a line goes to out only when its
+	// syslog write fails, so that the journal has each line once.
+	journal bool
 }
 
 // newLogger opens syslog with ident and facility; out, when not nil, gets a
-// copy of every line.
+// copy of every line, unless out is systemd's journal stream and syslog is
+// reachable (the journal would have every line twice, and only the syslog
+// copy carries the ident and priority).
 func newLogger(ident, facility string, out io.Writer) (*slog.Logger, error) {
 	fac, err := ParseFacility(facility)
 	if err != nil {
 		return nil, err
 	}
 	h := &logHandler{mu: &sync.Mutex{}, out: out, ident: ident, pid: os.Getpid(), failed: new(bool)}
-	if w, err := syslog.New(fac|syslog.LOG_INFO, ident); err == nil {
+	if w, err := openSyslog(fac|syslog.LOG_INFO, ident); err == nil {
 		h.sys = w
+		h.journal = out != nil && journalStream(out)
 	} else if out != nil {
 		fmt.Fprintf(out, "%s[%d]: syslog unavailable (%v); logging to stderr only\n", ident, h.pid, err)
 	}
@@ -85,6 +98,7 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	msg := b.String()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	sysOK := false
 	if h.sys != nil {
 		var err error
 		switch {
@@ -101,9 +115,40 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 			*h.failed = true
 			fmt.Fprintf(h.out, "%s[%d]: syslog write failed: %v\n", h.ident, h.pid, err)
 		}
+		sysOK = err == nil
 	}
-	if h.out != nil {
+	if h.out != nil && !(h.journal && sysOK) {
 		fmt.Fprintf(h.out, "%s %s[%d]: %s\n", time.Now().Format("Jan _2 15:04:05"), h.ident, h.pid, msg)
 	}
 	return nil
+}
+
+// journalStream reports whether out is the stream systemd's journal reads:
+// systemd sets JOURNAL_STREAM=<device>:<inode> for a service whose stdout or
+// stderr goes to the journal, and the descriptor matches when st_dev and
+// st_ino do (sd_journal_stream_fd(3), systemd.exec(5)).
+func journalStream(out any) bool {
+	js := os.Getenv("JOURNAL_STREAM")
+	if js == "" {
+		return false
+	}
+	f, ok := out.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	d, i, ok := strings.Cut(js, ":")
+	if !ok {
+		return false
+	}
+	dev, err1 := strconv.ParseUint(d, 10, 64)
+	ino, err2 := strconv.ParseUint(i, 10, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	fi, err := f.Stat() // fstat(2) for an *os.File
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(st.Dev) == dev && uint64(st.Ino) == ino
 }

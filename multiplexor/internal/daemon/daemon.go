@@ -210,6 +210,10 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	}
 	signal.Ignore(syscall.SIGPIPE) // workers inherit an ignored SIGPIPE, as with the original
 	ctx := context.Background()
+	stopWatch := notifyStopping(func(m string) { log.Warnf("%s", m) })
+	defer stopWatch()
+	// ready runs once the control socket (and every other socket) listens
+	// and the first worker has been started: md-mx-ctrl status answers.
 	err = srv.Run(ctx, func() {
 		if pidFile != nil {
 			pidFile.Truncate(0)
@@ -217,9 +221,15 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 			pidFile.Close()
 		}
 		if report != nil {
+			// The waiting parent tells the service manager, if any
+			// (notifyReadyFor): it is the main process until it exits.
 			report.WriteString("X")
 			report.Close()
 			report = nil
+		} else if err := notify("READY=1"); err != nil {
+			// Type=notify: the unit is active, and md-milterd ordered
+			// after it starts, once the pool answers.
+			log.Warnf("%s", err)
 		}
 	})
 	if err != nil {
@@ -255,6 +265,11 @@ func background(stderr io.Writer) int {
 	msg, _ := io.ReadAll(r)
 	switch {
 	case len(msg) > 0 && msg[0] == 'X':
+		// Under a service manager that gave us NOTIFY_SOCKET, the child
+		// serves now: it becomes the main process, and the unit is ready.
+		if err := notifyReadyFor(cmd.Process.Pid); err != nil {
+			fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
+		}
 		return 0
 	case len(msg) > 0 && msg[0] == 'E':
 		fmt.Fprintf(stderr, "Error from child: %s\n", msg[1:])
@@ -264,11 +279,16 @@ func background(stderr io.Writer) int {
 	return 1
 }
 
+// allowRootForTests lets the tests, which may run as root, start the
+// multiplexor without -U (dropping privileges would change the test process
+// for good).
+var allowRootForTests = false
+
 // dropPrivileges switches to the -U user. Like the original, it refuses to
 // run as root.
 func dropPrivileges(name string) error {
 	if name == "" {
-		if os.Geteuid() == 0 {
+		if os.Geteuid() == 0 && !allowRootForTests {
 			return errors.New("you must not run md-multiplexor as root: use -U <user>")
 		}
 		return nil

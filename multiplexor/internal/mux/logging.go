@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -19,7 +21,15 @@ type Logger struct {
 	ident  string
 	pid    int
 	failed bool
+	// journal: out is the journal's stream (JOURNAL_STREAM) and syslog,
+	// which journald reads too, is open: a line goes to out only when its
+	// syslog write fails, so that the journal has each line once.
+	journal bool
 }
+
+// openSyslog connects to the local syslog (/dev/log); a variable so that
+// tests can use a socket of their own.
+var openSyslog = syslog.New
 
 var facilities = map[string]syslog.Priority{
 	"auth": syslog.LOG_AUTH, "authpriv": syslog.LOG_AUTHPRIV, "cron": syslog.LOG_CRON,
@@ -43,15 +53,19 @@ func ParseFacility(name string) (syslog.Priority, error) {
 
 // NewLogger opens syslog with ident and facility; out, when not nil, gets a
 // copy of every line. If syslog cannot be reached (no /dev/log) lines still go
-// to out, and a warning says so once.
+// to out, and a warning says so once. When out is systemd's journal stream
+// (JOURNAL_STREAM) and syslog is reachable, out gets only the lines syslog
+// did not take: journald reads both, and only the syslog copy carries the
+// ident and priority.
 func NewLogger(ident, facility string, out io.Writer) (*Logger, error) {
 	fac, err := ParseFacility(facility)
 	if err != nil {
 		return nil, err
 	}
 	l := &Logger{out: out, ident: ident, pid: os.Getpid()}
-	if w, err := syslog.New(fac|syslog.LOG_INFO, ident); err == nil {
+	if w, err := openSyslog(fac|syslog.LOG_INFO, ident); err == nil {
 		l.sys = w
+		l.journal = out != nil && JournalStream(out)
 	} else if out != nil {
 		fmt.Fprintf(out, "%s[%d]: syslog unavailable (%v); logging to stderr only\n", ident, l.pid, err)
 	}
@@ -65,6 +79,7 @@ func (l *Logger) write(prio syslog.Priority, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	sysOK := false
 	if l.sys != nil {
 		var err error
 		switch prio {
@@ -81,10 +96,41 @@ func (l *Logger) write(prio syslog.Priority, format string, args ...any) {
 			l.failed = true
 			fmt.Fprintf(l.out, "%s[%d]: syslog write failed: %v\n", l.ident, l.pid, err)
 		}
+		sysOK = err == nil
 	}
-	if l.out != nil {
+	if l.out != nil && !(l.journal && sysOK) {
 		fmt.Fprintf(l.out, "%s %s[%d]: %s\n", time.Now().Format("Jan _2 15:04:05"), l.ident, l.pid, msg)
 	}
+}
+
+// JournalStream reports whether out is the stream systemd's journal reads:
+// systemd sets JOURNAL_STREAM=<device>:<inode> for a service whose stdout or
+// stderr goes to the journal, and the descriptor matches when st_dev and
+// st_ino of its fstat(2) do (sd_journal_stream_fd(3), systemd.exec(5)).
+func JournalStream(out any) bool {
+	js := os.Getenv("JOURNAL_STREAM")
+	if js == "" {
+		return false
+	}
+	f, ok := out.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	d, i, ok := strings.Cut(js, ":")
+	if !ok {
+		return false
+	}
+	dev, err1 := strconv.ParseUint(d, 10, 64)
+	ino, err2 := strconv.ParseUint(i, 10, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	fi, err := f.Stat() // fstat(2) for an *os.File
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(st.Dev) == dev && uint64(st.Ino) == ino
 }
 
 // Infof logs at LOG_INFO.
