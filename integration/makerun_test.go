@@ -292,10 +292,49 @@ func testMakeRunAndDemo(t *testing.T, cred *syscall.Credential) {
 	dropped(results[1], "invoice.exe")
 	dropped(results[2], "photos.zip")
 
-	// Ctrl-C.
+	// Ctrl-C with a message in flight: the demo sends a message up to the
+	// end of its body and holds it there; Ctrl-C; once md-milterd has
+	// been told to stop, the end of the message goes out, and the message
+	// must still be answered in full (scanned, X-Scanned-By added), not
+	// dropped: md-milterd stops accepting but finishes its sessions.
+	held := exec.CommandContext(ctx, demoBin, "-json", "-pause", "-count", "1", "-socket", "unix:"+sock)
+	heldIn, err := held.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heldOut, heldErr lockedBuffer
+	held.Stdout, held.Stderr = &heldOut, &heldErr
+	if err := held.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(b *lockedBuffer, what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(b.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q after 30 s; demo stderr:\n%s", what, heldErr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(&heldErr, "end of message held")
 	if err := script.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(&logs, "Received signal terminated")
+	heldIn.Write([]byte("\n"))
+	if err := held.Wait(); err != nil {
+		t.Fatalf("demo with a message in flight at Ctrl-C: %v\n%s", err, heldErr.String())
+	}
+	var inFlight []demoResult
+	if err := json.Unmarshal([]byte(heldOut.String()), &inFlight); err != nil || len(inFlight) != 1 {
+		t.Fatalf("demo output for the message in flight: %v\n%s", err, heldOut.String())
+	}
+	if r := inFlight[0]; r.Verdict != "accept" || r.Stage != "end of message" || len(r.HeaderChanges) == 0 {
+		t.Errorf("message in flight at Ctrl-C: %s at %s (%s), header changes %q; want it accepted at the end of the message with X-Scanned-By", r.Verdict, r.Stage, r.Reply, r.HeaderChanges)
+	}
+
+	// The rest of Ctrl-C.
 	select {
 	case err := <-exited:
 		exited <- err

@@ -141,6 +141,9 @@ func crlf(s string) []byte {
 	return []byte(strings.ReplaceAll(s, "\n", "\r\n"))
 }
 
+// bodyChunk is the largest body packet, as Postfix and Sendmail send it.
+const bodyChunk = 65535
+
 // ErrNotRunning means nothing answers on the milter socket.
 var ErrNotRunning = errors.New("no milter answers")
 
@@ -164,6 +167,14 @@ func NewClient(network, address string) *milter.Client {
 // Postfix would (connect, HELO, MAIL, RCPT, DATA, headers, body), and
 // returns what the milter did.
 func Send(c *milter.Client, n int, m Message) (*Result, error) {
+	return SendPausing(c, n, m, nil)
+}
+
+// SendPausing is Send, calling beforeEnd (when not nil) after the body has
+// been sent and before the end of the message: the message is then in the
+// milter's hands, as when an MTA is between its last body chunk and the
+// final dot's reply.
+func SendPausing(c *milter.Client, n int, m Message, beforeEnd func()) (*Result, error) {
 	qid := fmt.Sprintf("DEMO%04X%d", time.Now().Unix()&0xffff, n)
 	macros := milter.NewMacroBag()
 	macros.Set(milter.MacroMTAFQDN, "mx.example.com")
@@ -220,9 +231,25 @@ func Send(c *milter.Client, n int, m Message) (*Result, error) {
 			return res, nil
 		}
 	}
-	mods, act, err := s.BodyReadFrom(bytes.NewReader(m.Body))
+	for body := m.Body; len(body) > 0; {
+		chunk := body[:min(len(body), bodyChunk)]
+		body = body[len(chunk):]
+		act, err := s.BodyChunk(chunk)
+		if err != nil {
+			return nil, fmt.Errorf("body: %w", err)
+		}
+		if act.Type != milter.ActionContinue {
+			res.Stage = "body"
+			verdict(res, act)
+			return res, nil
+		}
+	}
+	if beforeEnd != nil {
+		beforeEnd()
+	}
+	mods, act, err := s.End()
 	if err != nil {
-		return nil, fmt.Errorf("body and end of message: %w", err)
+		return nil, fmt.Errorf("end of message: %w", err)
 	}
 	res.Stage = "end of message"
 	verdict(res, act)

@@ -2,10 +2,11 @@
 // attachment, a zip holding an .exe) through the milter that `make run`
 // started, printing what the milter did to each.
 //
-//	go run ./milterd/internal/demo/cmd -socket var/sock/milter.sock [-json]
+//	go run ./milterd/internal/demo/cmd -socket var/sock/milter.sock [-json] [-count N] [-pause]
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +22,8 @@ import (
 func main() {
 	sock := flag.String("socket", "var/sock/milter.sock", "the milter socket: a path, unix:/path or inet:port@host")
 	asJSON := flag.Bool("json", false, "print the results as JSON")
+	count := flag.Int("count", 0, "send only the first N sample messages (0: all)")
+	pause := flag.Bool("pause", false, "before the end of each message, wait for a line on standard input:\nstop make run meanwhile (Ctrl-C) to see that a message in flight is still answered")
 	flag.Parse()
 
 	network, address := "unix", strings.TrimPrefix(strings.TrimPrefix(*sock, "unix:"), "local:")
@@ -40,12 +43,24 @@ func main() {
 	conn.Close()
 
 	client := demo.NewClient(network, address)
+	samples := demo.Samples()
+	if *count > 0 && *count < len(samples) {
+		samples = samples[:*count]
+	}
 	var results []*demo.Result
 	if !*asJSON {
-		fmt.Printf("Sending %d messages through the milter on %s, from alice@example.org to bob@example.com:\n\n", len(demo.Samples()), where)
+		fmt.Printf("Sending %d messages through the milter on %s, from alice@example.org to bob@example.com:\n\n", len(samples), where)
 	}
-	for i, m := range demo.Samples() {
-		r, err := demo.Send(client, i+1, m)
+	stdin := bufio.NewReader(os.Stdin)
+	for i, m := range samples {
+		var beforeEnd func()
+		if *pause {
+			beforeEnd = func() {
+				fmt.Fprintf(os.Stderr, "make demo: %s: body sent, end of message held; press Enter to send it\n", m.Name)
+				stdin.ReadString('\n')
+			}
+		}
+		r, err := demo.SendPausing(client, i+1, m, beforeEnd)
 		if err != nil {
 			msg := err.Error()
 			if errors.Is(err, demo.ErrNotRunning) {
