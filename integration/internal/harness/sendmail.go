@@ -50,147 +50,46 @@ const DefaultSendmailRoot = "/var/tmp/md-sendmail-root"
 // macros that build a sendmail.cf, and m4 itself.
 var sendmailPackages = []string{"sendmail-bin", "sendmail-cf", "m4"}
 
-// sendmailMarker is written into the chroot once it is complete; a chroot
-// without it is half-built and is built again from scratch.
-const sendmailMarker = ".md-sendmail-root-complete"
+// sendmailRoot is the chroot: debootstrap, then the packages installed
+// with the system's services kept from starting.
+var sendmailRoot = &debootRoot{
+	what:    "Sendmail chroot",
+	env:     SendmailRootEnv,
+	def:     DefaultSendmailRoot,
+	marker:  ".md-sendmail-root-complete",
+	timeout: SendmailBuildTimeout,
+	about:   "about 40 s",
+	// /usr/sbin/sendmail is an absolute symbolic link (to
+	// /etc/alternatives/sendmail) that resolves only inside the chroot:
+	// check the program it ends at.
+	files:    []string{"usr/libexec/sendmail/sendmail", "usr/bin/m4", "usr/share/sendmail/cf/m4/cf.m4"},
+	recorded: sendmailPackages,
+	finish: func(t testing.TB, root string, run func(what, name string, args ...string)) {
+		// Debian's sendmail-bin postinst stops a running Sendmail with
+		// start-stop-daemon, which fails without /proc, and would start
+		// one: forbid starting services and make start-stop-daemon a
+		// no-op during the installation.
+		writeFile(t, filepath.Join(root, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", 0o755)
+		run("dpkg-divert", "/usr/sbin/chroot", root, "dpkg-divert", "--local", "--rename", "--add", "/usr/sbin/start-stop-daemon")
+		writeFile(t, filepath.Join(root, "usr/sbin/start-stop-daemon"), "#!/bin/sh\nexit 0\n", 0o755)
+		run("apt-get install", "/usr/sbin/chroot", append([]string{root, "apt-get", "install", "-y", "--no-install-recommends"}, sendmailPackages...)...)
+		if err := os.Remove(filepath.Join(root, "usr/sbin/start-stop-daemon")); err != nil {
+			t.Fatalf("harness: %v", err)
+		}
+		run("dpkg-divert", "/usr/sbin/chroot", root, "dpkg-divert", "--local", "--rename", "--remove", "/usr/sbin/start-stop-daemon")
+	},
+}
 
 // SendmailBuildTimeout bounds the chroot build (debootstrap and apt-get).
 const SendmailBuildTimeout = 10 * time.Minute
 
-var sendmailRootDone struct {
-	sync.Mutex
-	root string // built and checked by this process
-}
-
 // SendmailRoot returns the Sendmail chroot, building it first if it is not
-// complete. The build is serialized between processes by a lock file next
-// to the chroot (ROOT.lock), so parallel test processes wait for one build.
-// A missing debootstrap fails the test with the apt-get line that installs
+// complete (see debootRoot: one build at a time across processes). A
+// missing debootstrap fails the test with the apt-get line that installs
 // it.
 func SendmailRoot(t testing.TB) string {
 	t.Helper()
-	RequireRoot(t)
-	root := os.Getenv(SendmailRootEnv)
-	if root == "" {
-		root = DefaultSendmailRoot
-	}
-	root = filepath.Clean(root)
-	if !filepath.IsAbs(root) {
-		t.Fatalf("harness: %s=%q must be an absolute path", SendmailRootEnv, root)
-	}
-	sendmailRootDone.Lock()
-	defer sendmailRootDone.Unlock()
-	if sendmailRootDone.root == root && sendmailRootComplete(root) {
-		return root
-	}
-	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	lock, err := os.OpenFile(root+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("harness: sendmail chroot lock: %v", err)
-	}
-	defer lock.Close()
-	deadline := time.Now().Add(SendmailBuildTimeout + time.Minute)
-	for {
-		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			t.Fatalf("harness: locking %s.lock: %v", root, err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("harness: %s.lock still held after %v: another process is building the Sendmail chroot, or is hung", root, SendmailBuildTimeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-
-	if !sendmailRootComplete(root) {
-		buildSendmailRoot(t, root)
-	}
-	sendmailRootDone.root = root
-	return root
-}
-
-func sendmailRootComplete(root string) bool {
-	if _, err := os.Stat(filepath.Join(root, sendmailMarker)); err != nil {
-		return false
-	}
-	return sendmailRootFiles(root) == nil
-}
-
-// sendmailRootFiles checks that the programs the tests run are in the
-// chroot.
-func sendmailRootFiles(root string) error {
-	// /usr/sbin/sendmail is an absolute symbolic link (to
-	// /etc/alternatives/sendmail) that resolves only inside the chroot:
-	// check the program it ends at.
-	for _, p := range []string{"usr/libexec/sendmail/sendmail", "usr/bin/m4", "usr/share/sendmail/cf/m4/cf.m4"} {
-		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// buildSendmailRoot (re)builds the chroot from scratch. The caller holds
-// the lock.
-func buildSendmailRoot(t testing.TB, root string) {
-	t.Helper()
-	debootstrap, err := exec.LookPath("debootstrap")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/debootstrap"); serr == nil {
-			debootstrap = "/usr/sbin/debootstrap"
-		} else {
-			t.Fatalf("harness: debootstrap is missing; the Sendmail tests build a Debian chroot with it: apt-get install -y debootstrap")
-		}
-	}
-	mirror := debianMirror()
-	start := time.Now()
-	t.Logf("harness: building the Sendmail chroot in %s from %s (once; about 40 s)", root, mirror)
-	if err := os.RemoveAll(root); err != nil {
-		t.Fatalf("harness: removing the half-built Sendmail chroot %s: %v", root, err)
-	}
-	logPath := root + ".build.log"
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	defer logf.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), SendmailBuildTimeout)
-	defer cancel()
-	run := func(what string, name string, args ...string) {
-		t.Helper()
-		fmt.Fprintf(logf, "+ %s %s\n", name, strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = chrootEnv()
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Run(); err != nil {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("harness: building the Sendmail chroot: %s: %v (log %s):\n%s", what, err, logPath, tail(b, 8<<10))
-		}
-	}
-	run("debootstrap", debootstrap, "--variant=minbase", "bookworm", root, mirror)
-	// Debian's sendmail-bin postinst stops a running Sendmail with
-	// start-stop-daemon, which fails without /proc, and would start one:
-	// forbid starting services and make start-stop-daemon a no-op during
-	// the installation.
-	writeFile(t, filepath.Join(root, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", 0o755)
-	run("dpkg-divert", "/usr/sbin/chroot", root, "dpkg-divert", "--local", "--rename", "--add", "/usr/sbin/start-stop-daemon")
-	writeFile(t, filepath.Join(root, "usr/sbin/start-stop-daemon"), "#!/bin/sh\nexit 0\n", 0o755)
-	run("apt-get install", "/usr/sbin/chroot", append([]string{root, "apt-get", "install", "-y", "--no-install-recommends"}, sendmailPackages...)...)
-	if err := os.Remove(filepath.Join(root, "usr/sbin/start-stop-daemon")); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	run("dpkg-divert", "/usr/sbin/chroot", root, "dpkg-divert", "--local", "--rename", "--remove", "/usr/sbin/start-stop-daemon")
-	run("apt-get clean", "/usr/sbin/chroot", root, "apt-get", "clean")
-	if err := sendmailRootFiles(root); err != nil {
-		t.Fatalf("harness: the Sendmail chroot %s is incomplete after the installation: %v (log %s)", root, err, logPath)
-	}
-	writeFile(t, filepath.Join(root, sendmailMarker), fmt.Sprintf("built %s from %s with %s\n", time.Now().UTC().Format(time.RFC3339), mirror, strings.Join(sendmailPackages, " ")), 0o644)
-	t.Logf("harness: Sendmail chroot %s built in %v", root, time.Since(start).Round(time.Second))
+	return sendmailRoot.get(t)
 }
 
 func chrootEnv() []string {

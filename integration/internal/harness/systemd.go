@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,9 +53,29 @@ const DefaultSystemdRoot = "/var/tmp/md-systemd-root"
 // /sbin/init, the system bus, and ps for the tests' checks.
 var systemdPackages = []string{"systemd", "systemd-sysv", "dbus", "procps"}
 
-// systemdMarker is written into the root once it is complete; a root
-// without it is half-built and is built again from scratch.
-const systemdMarker = ".md-systemd-root-complete"
+// systemdRoot is the root: debootstrap with systemdPackages.
+var systemdRoot = &debootRoot{
+	what:    "systemd root",
+	env:     SystemdRootEnv,
+	def:     DefaultSystemdRoot,
+	marker:  ".md-systemd-root-complete",
+	include: systemdPackages,
+	timeout: SystemdBuildTimeout,
+	about:   "about 30 s",
+	files: []string{
+		"lib/systemd/systemd", "bin/systemctl", "bin/journalctl", "bin/ps",
+		"usr/sbin/useradd", "usr/bin/getent", "usr/bin/timeout", "bin/true",
+	},
+	recorded: systemdPackages,
+	finish: func(t testing.TB, root string, run func(what, name string, args ...string)) {
+		// The container has no terminal: its /dev/console is a plain
+		// file, where agetty fails and is restarted forever (and the
+		// system is "degraded").
+		if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system/console-getty.service")); err != nil {
+			t.Fatalf("harness: %v", err)
+		}
+	},
+}
 
 // SystemdBuildTimeout bounds the root's build (debootstrap).
 const SystemdBuildTimeout = 10 * time.Minute
@@ -65,133 +84,13 @@ const SystemdBuildTimeout = 10 * time.Minute
 // starting up, and its poweroff.
 const SystemdBootTimeout = 60 * time.Second
 
-var systemdRootDone struct {
-	sync.Mutex
-	root string // built and checked by this process
-}
-
 // SystemdRoot returns the cached root, building it first if it is not
-// complete. The build is serialized between processes by a lock file next
-// to the root (ROOT.lock). A missing debootstrap fails the test with the
-// apt-get line that installs it.
+// complete (see debootRoot: one build at a time across processes). A
+// missing debootstrap fails the test with the apt-get line that installs
+// it.
 func SystemdRoot(t testing.TB) string {
 	t.Helper()
-	RequireRoot(t)
-	root := os.Getenv(SystemdRootEnv)
-	if root == "" {
-		root = DefaultSystemdRoot
-	}
-	root = filepath.Clean(root)
-	if !filepath.IsAbs(root) {
-		t.Fatalf("harness: %s=%q must be an absolute path", SystemdRootEnv, root)
-	}
-	systemdRootDone.Lock()
-	defer systemdRootDone.Unlock()
-	if systemdRootDone.root == root && systemdRootComplete(root) {
-		return root
-	}
-	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	lock, err := os.OpenFile(root+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("harness: systemd root lock: %v", err)
-	}
-	defer lock.Close()
-	deadline := time.Now().Add(SystemdBuildTimeout + time.Minute)
-	for {
-		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			t.Fatalf("harness: locking %s.lock: %v", root, err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("harness: %s.lock still held after %v: another process is building the systemd root, or is hung", root, SystemdBuildTimeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-
-	if !systemdRootComplete(root) {
-		buildSystemdRoot(t, root)
-	}
-	systemdRootDone.root = root
-	return root
-}
-
-func systemdRootComplete(root string) bool {
-	if _, err := os.Stat(filepath.Join(root, systemdMarker)); err != nil {
-		return false
-	}
-	return systemdRootFiles(root) == nil
-}
-
-// systemdRootFiles checks that the programs the tests and install.sh run
-// are in the root.
-func systemdRootFiles(root string) error {
-	for _, p := range []string{
-		"lib/systemd/systemd", "bin/systemctl", "bin/journalctl", "bin/ps",
-		"usr/sbin/useradd", "usr/bin/getent", "usr/bin/timeout", "bin/true",
-	} {
-		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// buildSystemdRoot (re)builds the root from scratch. The caller holds the
-// lock.
-func buildSystemdRoot(t testing.TB, root string) {
-	t.Helper()
-	debootstrap, err := exec.LookPath("debootstrap")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/debootstrap"); serr == nil {
-			debootstrap = "/usr/sbin/debootstrap"
-		} else {
-			t.Fatalf("harness: debootstrap is missing; the systemd tests build a Debian root with it: apt-get install -y debootstrap")
-		}
-	}
-	mirror := debianMirror()
-	start := time.Now()
-	t.Logf("harness: building the systemd root in %s from %s (once; about 30 s)", root, mirror)
-	if err := os.RemoveAll(root); err != nil {
-		t.Fatalf("harness: removing the half-built systemd root %s: %v", root, err)
-	}
-	logPath := root + ".build.log"
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	defer logf.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), SystemdBuildTimeout)
-	defer cancel()
-	run := func(what string, name string, args ...string) {
-		t.Helper()
-		fmt.Fprintf(logf, "+ %s %s\n", name, strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = chrootEnv()
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Run(); err != nil {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("harness: building the systemd root: %s: %v (log %s):\n%s", what, err, logPath, tail(b, 8<<10))
-		}
-	}
-	run("debootstrap", debootstrap, "--variant=minbase", "--include="+strings.Join(systemdPackages, ","), "bookworm", root, mirror)
-	// The container has no terminal: its /dev/console is a plain file,
-	// where agetty fails and is restarted forever (and the system is
-	// "degraded").
-	if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system/console-getty.service")); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	run("apt-get clean", "/usr/sbin/chroot", root, "apt-get", "clean")
-	if err := systemdRootFiles(root); err != nil {
-		t.Fatalf("harness: the systemd root %s is incomplete after debootstrap: %v (log %s)", root, err, logPath)
-	}
-	writeFile(t, filepath.Join(root, systemdMarker), fmt.Sprintf("built %s from %s with %s\n", time.Now().UTC().Format(time.RFC3339), mirror, strings.Join(systemdPackages, " ")), 0o644)
-	t.Logf("harness: systemd root %s built in %v", root, time.Since(start).Round(time.Second))
+	return systemdRoot.get(t)
 }
 
 // SystemdOptions configures a container booted by BootSystemd.
