@@ -137,7 +137,7 @@ obsolete and ignored.`,
 	f.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process ID to this file")
 	f.StringVarP(&o.lockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
 	f.StringVarP(&o.facility, "syslog-facility", "S", "mail", "syslog facility")
-	f.BoolVarP(&o.foreground, "foreground", "D", false, "stay in the foreground and log to stderr as well")
+	f.BoolVarP(&o.foreground, "foreground", "D", false, "stay in the foreground and log to stderr as well (not when stderr is the journal)")
 	f.BoolVarP(&o.obsolM, "obsolete-M", "M", false, "obsolete; ignored")
 	f.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
 	f.StringVar(&o.ipKeyFile, "ip-key-file", DefaultIPKeyFile, "IP-validation key file (its first line names the header)")
@@ -269,7 +269,9 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	}
 	if ipErr != nil {
 		log.Warn(fmt.Sprintf("Could not determine my own IP address: %v", ipErr))
-		fmt.Fprintf(stderr, "md-milterd: could not determine my own IP address: %v\n", ipErr)
+		if !o.foreground { // in the foreground the logger already wrote it there
+			fmt.Fprintf(stderr, "md-milterd: could not determine my own IP address: %v\n", ipErr)
+		}
 	}
 	var pidFile *os.File
 	if o.pidFile != "" {

@@ -105,7 +105,7 @@ meaning and default; times are in seconds. Control it with md-mx-ctrl.`,
 	f.StringVarP(&o.cfg.LockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
 	f.StringVarP(&o.cfg.SyslogFacility, "syslog-facility", "S", d.SyslogFacility, "syslog facility")
 	f.StringVarP(&o.cfg.SyslogIdent, "syslog-label", "Y", d.SyslogIdent, "syslog ident")
-	f.BoolVarP(&o.cfg.Foreground, "foreground", "D", false, "stay in the foreground and also log to stderr")
+	f.BoolVarP(&o.cfg.Foreground, "foreground", "D", false, "stay in the foreground and also log to stderr (not when stderr is the journal)")
 	f.BoolVarP(&o.cfg.EventDebug, "event-debug", "d", false, "accepted for compatibility; there is no event-loop debug log")
 	f.BoolVarP(&o.cfg.LogScheduling, "log-scheduling", "A", false, "log every worker-scheduling decision")
 	f.BoolVarP(&o.cfg.Autoscale, "autoscale", "k", false, "autoscale between min and max workers on a moving average of the busy ratio")
