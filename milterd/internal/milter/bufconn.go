@@ -3,7 +3,11 @@ package milter
 import (
 	"bufio"
 	"encoding/binary"
+	"io"
 	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // readBufferSize holds a stage's macros and command, or a run of headers,
@@ -29,7 +33,39 @@ func (l bufListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufferSize)}, nil
+	var r io.Reader = c
+	if tc, ok := c.(*net.TCPConn); ok {
+		if raw, err := tc.SyscallConn(); err == nil {
+			r = quickAckReader{c, raw}
+		}
+	}
+	return &bufConn{Conn: c, r: bufio.NewReaderSize(r, readBufferSize)}, nil
+}
+
+// quickAckReader reads from a TCP connection and acknowledges what it read
+// at once (TCP_QUICKACK), instead of leaving the kernel to delay the ACK
+// for up to 40 ms. Neither Postfix's milter client nor Sendmail's (unless
+// built with MILTER_NO_NAGLE) sets TCP_NODELAY, so when the MTA writes two
+// packets back to back without waiting for a reply (a stage's macros and
+// its command; the headers under the no-reply flags), Nagle's algorithm
+// holds the second until the first is acknowledged: with a delayed ACK,
+// every message then waits about 40 ms on a TCP milter socket (measured:
+// p50 45 ms against 3 ms on a UNIX socket behind Postfix, for the original
+// as for us). Linux turns quick ACKs off again by itself, so the option is
+// set after every read; setting it sends an ACK that is due.
+type quickAckReader struct {
+	net.Conn
+	raw syscall.RawConn
+}
+
+func (q quickAckReader) Read(p []byte) (int, error) {
+	n, err := q.Conn.Read(p)
+	if n > 0 {
+		q.raw.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+		})
+	}
+	return n, err
 }
 
 // bufConn is an MTA connection with a read buffer and reply coalescing.

@@ -7,8 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // bufPair returns a bufConn accepted through Listener and the peer's end.
@@ -116,5 +119,77 @@ func TestBufConnReadsThroughABuffer(t *testing.T) {
 	peer.Close()
 	if _, err := c.Read(make([]byte, 4)); err != io.EOF {
 		t.Errorf("read after the peer closed: %v, want EOF", err)
+	}
+}
+
+// quickAck reads TCP_QUICKACK of a TCP connection: 1 while the kernel
+// acknowledges at once, 0 once it has gone back to delaying ACKs.
+func quickAck(t *testing.T, c net.Conn) int {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, unix.TCP_QUICKACK) })
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return v
+}
+
+// TestBufConnQuickAck: on TCP every read leaves the socket acknowledging at
+// once, so an MTA that writes without TCP_NODELAY is not held by Nagle's
+// algorithm against a delayed ACK. The same exchange on the bare
+// connection shows the kernel back in delayed-ACK mode.
+func TestBufConnQuickAck(t *testing.T) {
+	exchange := func(wrap bool) int {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		peer.(*net.TCPConn).SetNoDelay(false) // as Postfix's milter client
+		var c net.Conn
+		if wrap {
+			c, err = Listener(ln).Accept()
+		} else {
+			c, err = ln.Accept()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		buf := make([]byte, 16)
+		// Request, reply, request: the reply right after the request
+		// puts Linux into its interactive (delayed-ACK) mode.
+		for i := 0; i < 3; i++ {
+			peer.Write([]byte("ping"))
+			if _, err := io.ReadFull(c, buf[:4]); err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte("pong"))
+			io.ReadFull(peer, buf[:4])
+		}
+		peer.Write([]byte("last"))
+		if _, err := io.ReadFull(c, buf[:4]); err != nil {
+			t.Fatal(err)
+		}
+		if bc, ok := c.(*bufConn); ok {
+			c = bc.Conn
+		}
+		return quickAck(t, c)
+	}
+	if got := exchange(true); got != 1 {
+		t.Errorf("TCP_QUICKACK after a read through Listener = %d, want 1", got)
+	}
+	if got := exchange(false); got != 0 {
+		t.Logf("control: the bare connection has TCP_QUICKACK %d (expected 0: delayed ACKs)", got)
 	}
 }
