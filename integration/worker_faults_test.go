@@ -53,6 +53,10 @@ func TestWorkerFaultsTempfail(t *testing.T) {
 		{name: "endless loop", subject: "MDFAULT-LOOP", body: "loop\n", logs: "callback deadline exceeded"},
 		{name: "error", subject: "MDFAULT-ERROR", body: "error\n", logs: "deliberate failure"},
 		{name: "unbounded allocation", subject: "MDFAULT-ALLOC", body: "alloc\n", logs: "filter used more than 256 MiB of memory"},
+		// ... and the worker gave the memory back and went on serving,
+		// rather than exiting after its answer (when the multiplexor could
+		// have handed it the next message first).
+		{name: "memory given back", subject: "MDFAULT-ALLOC", body: "alloc\n", logs: "the memory is back"},
 		{name: "nesting too deep", subject: "deep", headers: []string{"MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="b"`},
 			body: "--b\n" + deep, logs: "deep"},
 	}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/metrics"
 	"syscall"
 	"time"
@@ -48,10 +49,14 @@ type Options struct {
 	Grace time.Duration
 	// MaxHeap bounds the Go heap while a request runs, in bytes; 0 means
 	// no bound. A request that makes the heap grow past it (a filter that
-	// allocates without end) is stopped like one past its deadline,
-	// answered "error: ..." (the message tempfails), and the worker exits
-	// afterwards so that the memory goes back to the system; the
-	// multiplexor starts a fresh worker.
+	// allocates without end) is stopped like one past its deadline and
+	// answered "error: ..." (the message tempfails). The worker then
+	// collects the garbage and gives the memory back to the system; if
+	// the heap is back under half the bound it goes on serving, otherwise
+	// (the filter keeps what it allocated, or the request did not stop) it
+	// exits and the multiplexor starts a fresh worker. Going on matters:
+	// the multiplexor may hand a worker that answered the next request
+	// before it has exited, and that request would fail too.
 	MaxHeap uint64
 	// Chdir makes the worker chdir into working directories as
 	// mimedefang.pl does (and into the spool directory at start).
@@ -62,7 +67,8 @@ type Options struct {
 }
 
 // ErrHeapLimit is returned by Serve after a request that outgrew
-// Options.MaxHeap was answered: the worker must exit.
+// Options.MaxHeap was answered and the heap stayed above half the bound
+// after a collection: the worker must exit.
 var ErrHeapLimit = errors.New("server: a request outgrew the heap limit")
 
 // ErrStuck is returned by Serve when a request outlived its deadline and
@@ -110,6 +116,12 @@ func Serve(ctx context.Context, w *filter.Worker, opts Options) (int, error) {
 			reply, err := handle(ctx, w, line, opts.Timeout, grace, opts.MaxHeap)
 			if _, werr := io.WriteString(out, reply); werr != nil {
 				return 1, fmt.Errorf("server: writing reply: %w", werr)
+			}
+			if errors.Is(err, ErrHeapLimit) {
+				if live := collect(); live <= opts.MaxHeap/2 {
+					logf(opts, "server: %s; the memory is back (heap %d MiB), going on", heapMessage(opts.MaxHeap), live>>20)
+					err = nil
+				}
 			}
 			if err != nil {
 				return 1, err
@@ -160,7 +172,8 @@ func handle(ctx context.Context, w *filter.Worker, line string, timeout, grace t
 		case reply = <-done:
 		case <-t.C:
 			if errors.Is(context.Cause(rctx), ErrHeapLimit) {
-				return proto.ErrorReply(heapMessage(maxHeap)), ErrHeapLimit
+				// Still running: its memory cannot come back.
+				return proto.ErrorReply(heapMessage(maxHeap)), fmt.Errorf("%w (%s)", ErrStuck, heapMessage(maxHeap))
 			}
 			return proto.ErrorReply("request timed out"), ErrStuck
 		}
@@ -169,6 +182,15 @@ func handle(ctx context.Context, w *filter.Worker, line string, timeout, grace t
 		return proto.ErrorReply(heapMessage(maxHeap)), ErrHeapLimit
 	}
 	return reply, nil
+}
+
+// collect runs the garbage collector, gives free memory back to the
+// system and returns the live heap in bytes.
+func collect() uint64 {
+	debug.FreeOSMemory() // a full collection first
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }
 
 func heapMessage(maxHeap uint64) string {

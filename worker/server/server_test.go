@@ -283,9 +283,11 @@ func TestServeLastLineWithoutNewline(t *testing.T) {
 	<-s.done
 }
 
-// A request that grows the heap past MaxHeap is stopped, answered with an
-// error, and Serve returns ErrHeapLimit so that the worker exits; requests
-// under the bound are untouched.
+// A request that grows the heap past MaxHeap is stopped and answered with
+// an error; when the filter keeps what it allocated (here in hoard), the
+// heap stays above half the bound after a collection and Serve returns
+// ErrHeapLimit so that the worker exits; requests under the bound are
+// untouched.
 func TestServeHeapLimit(t *testing.T) {
 	var hoard [][]byte
 	cb := &filter.Callbacks{
@@ -315,4 +317,38 @@ func TestServeHeapLimit(t *testing.T) {
 		t.Errorf("stopped after %d MiB, before the limit", len(hoard))
 	}
 	hoard = nil
+}
+
+// A request that grows the heap past MaxHeap but keeps nothing is answered
+// with an error, the memory is collected and given back, and the worker
+// goes on serving: the next request, which the multiplexor may already
+// have handed to it, is answered normally.
+func TestServeHeapLimitRecovers(t *testing.T) {
+	cb := &filter.Callbacks{
+		Tick: func(c *filter.Context, band int) error {
+			if band == 0 {
+				return nil
+			}
+			var local [][]byte
+			for c.Err() == nil { // allocates until stopped, keeps nothing
+				local = append(local, make([]byte, 1<<20))
+				time.Sleep(time.Millisecond)
+			}
+			_ = local
+			return c.Err()
+		},
+	}
+	s := start(t, cb, Options{MaxHeap: 64 << 20, Grace: time.Second})
+	if got := s.ask("tick 1"); got != "error: filter used more than 64 MiB of memory\n" {
+		t.Errorf("allocating request: %q", got)
+	}
+	if got := s.ask("tick 0"); got != "tock 0\n" {
+		t.Errorf("request after the heap limit: %q, want the worker still serving", got)
+	}
+	if !strings.Contains(s.log.String(), "the memory is back") {
+		t.Errorf("no log line about the recovery: %q", s.log.String())
+	}
+	if status, err := s.close(); err != nil || status != 0 {
+		t.Errorf("Serve returned %d %v, want 0 at EOF", status, err)
+	}
 }
