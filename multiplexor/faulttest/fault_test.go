@@ -477,3 +477,20 @@ func TestReplyThenExit(t *testing.T) {
 		t.Errorf("%d of %d complete replies written just before the worker exited were lost (answered %q)", lost, n, replyNoResponse)
 	}
 }
+
+// A worker that answers and exits a moment later without reading on (one
+// that retires itself): the request the multiplexor hands it in that
+// moment is still whole in its stdin pipe, so it goes to another worker
+// instead of failing with "No response from worker".
+func TestRequestToExitingWorker(t *testing.T) {
+	t.Parallel()
+	m := startMux(t, "-m", "1", "-x", "2", "-w", "1", "-q", "4", "-Q", "30")
+	m.waitIdle(1, 10*time.Second)
+	m.expect("ping", "PONG\n") // the worker has served a request
+	if r := m.must("quit 300"); !strings.HasPrefix(r, "ok bye ") {
+		t.Fatalf("quit: reply %q", r)
+	}
+	// The quitting worker is the only idle one: it gets this request.
+	m.expect("ping", "PONG\n")
+	m.waitLog("exited before reading the request; passing it to another worker")
+}

@@ -357,6 +357,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	s.setTag(w, tagFromCommand(line))
 	stdin, stdinRaw, out, rd := w.stdin, w.stdinRaw, w.stdout, w.rd
 	inc := w.inc
+	served := w.numRequests > 0
 	if typ == cmdScan {
 		s.stats.event(s, "StartFilter", w.slot, "")
 	}
@@ -370,8 +371,15 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	}
 	out.SetReadDeadline(time.Now().Add(s.cfg.BusyTimeout))
 	m, kill, err := readReply(rd)
+	// A worker that exits between requests (one that decided to stop after
+	// answering the last one) may have been handed this request first.
+	// Whether it read any of it shows in its stdin pipe, which still holds
+	// the whole request if not (if the reaper got there first and closed
+	// the pipe, it looked and set c.unread).
+	unread := err == nil && m.eof && m.line == "" && pipeHolds(stdinRaw, len(line))
 
 	s.mu.Lock()
+	unread = unread || (err == nil && m.eof && m.line == "" && c.unread)
 	current := w.inc == inc && w.pending == c
 	if current {
 		w.pending = nil
@@ -403,6 +411,20 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 		s.log.Errorf("%s%s (worker %d, pid %d)", qidPrefix(c.qid), kill, w.slot, w.pid)
 		s.killLocked(w, kill)
 	}
+	if unread && served {
+		// It never saw the request: give it to another worker, as when
+		// writing to a worker that is already gone fails. A worker that
+		// dies before its first request gets no second chance: its filter
+		// may be broken, and every new worker would die the same way.
+		s.log.Infof("%sWorker %d (pid %d) exited before reading the request; passing it to another worker", qidPrefix(c.qid), w.slot, w.pid)
+		if current {
+			w.curCmd = cmdNone
+		}
+		s.releaseStdoutLocked(w, inc, out)
+		s.mu.Unlock()
+		s.metrics.request(typ, "retried", s.now().Sub(c.start))
+		return s.Do(line, true)
+	}
 	if m.eof && m.line == "" {
 		if w.oom {
 			s.log.Errorf("%sWorker %d ran out of memory -- possible DoS attack due to complex MIME?", qidPrefix(c.qid), w.slot)
@@ -428,6 +450,21 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	}
 	s.metrics.request(typ, outcome, s.now().Sub(c.start))
 	return m.line
+}
+
+// pipeHolds reports whether the pipe behind raw (a worker's stdin, our
+// write end) still holds exactly n unread bytes.
+func pipeHolds(raw syscall.RawConn, n int) bool {
+	if raw == nil {
+		return false
+	}
+	held := -1
+	if err := raw.Control(func(fd uintptr) {
+		held, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
+	}); err != nil {
+		return false
+	}
+	return held == n
 }
 
 // releaseStdoutLocked closes the stdout a request read from if its worker

@@ -50,6 +50,10 @@ type call struct {
 	typ   cmdType
 	qid   string
 	start time.Time
+	// unread: the worker was reaped with the whole request still in its
+	// stdin pipe (set by the reaper, which closes the pipe; guarded by
+	// Server.mu).
+	unread bool
 }
 
 // worker is one slot of the pool. Fields are guarded by Server.mu. inc counts
@@ -380,6 +384,9 @@ func (s *Server) reap(w *worker, inc uint64, cmd *exec.Cmd) {
 	}
 	s.metrics.workerExited(reason)
 	w.closeStdoutLocked()
+	if w.pending != nil && pipeHolds(w.stdinRaw, len(w.pending.line)) {
+		w.pending.unread = true
+	}
 	w.pending = nil
 	w.closeStdin()
 	w.proc = nil

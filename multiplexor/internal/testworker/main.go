@@ -195,7 +195,10 @@ func (w *worker) handle(line string) {
 	case "hang":
 		w.fault(cmd)
 	case "quit":
+		// quit [MS]: answer, then exit, after MS milliseconds without
+		// reading another request (a worker that retires itself).
 		reply("ok bye " + strconv.Itoa(os.Getpid()))
+		sleepMS(arg(1))
 		os.Exit(0)
 	case "long":
 		n, _ := strconv.Atoi(arg(1))
