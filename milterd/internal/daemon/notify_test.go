@@ -18,12 +18,20 @@ import (
 func notifySocket(t *testing.T) <-chan string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "notify")
+	ch := datagrams(t, path)
+	t.Setenv("NOTIFY_SOCKET", path)
+	return ch
+}
+
+// datagrams listens on a unixgram socket at path until the test ends and
+// passes on every datagram that arrives; the channel closes with the socket.
+func datagrams(t *testing.T, path string) <-chan string {
+	t.Helper()
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
 	ch := make(chan string, 16)
 	go func() {
 		buf := make([]byte, 4096)
@@ -138,26 +146,11 @@ func TestMainNotify(t *testing.T) {
 func fakeSyslog(t *testing.T) <-chan string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	ch := datagrams(t, path)
 	openSyslog = func(p syslog.Priority, tag string) (*syslog.Writer, error) {
 		return syslog.Dial("unixgram", path, p, tag)
 	}
 	t.Cleanup(func() { openSyslog = syslog.New })
-	ch := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			ch <- string(buf[:n])
-		}
-	}()
 	return ch
 }
 
