@@ -215,7 +215,16 @@ func LookupUser(t testing.TB, name, debianPackage string) Account {
 func NewTestDir(t testing.TB) string {
 	t.Helper()
 	reapStale(t)
-	dir, err := os.MkdirTemp("", testDirPattern)
+	return ownedTempDir(t, "", testDirPattern)
+}
+
+// ownedTempDir makes a directory with os.MkdirTemp(parent, pattern), mode
+// 0755, with this process recorded as its owner (so that a later run can
+// reap it if this one dies), and removes it at the test's end unless
+// MD_KEEP_TMP=1.
+func ownedTempDir(t testing.TB, parent, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(parent, pattern)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
@@ -225,7 +234,7 @@ func NewTestDir(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		if os.Getenv("MD_KEEP_TMP") == "1" {
-			// Without an owner, reapStale leaves it alone.
+			// Without an owner, the reapers leave it alone.
 			os.Remove(filepath.Join(dir, ownerFile))
 			t.Logf("harness: MD_KEEP_TMP=1: keeping %s", dir)
 			return

@@ -268,27 +268,7 @@ func StartSendmail(t testing.TB, o SendmailOptions) *Sendmail {
 	if o.Port == 0 {
 		o.Port = FreePort(t)
 	}
-	dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "mdsm-")
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	if err := writeOwner(dir); err != nil {
-		os.RemoveAll(dir)
-		t.Fatalf("harness: %v", err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("MD_KEEP_TMP") == "1" {
-			os.Remove(filepath.Join(dir, ownerFile))
-			t.Logf("harness: MD_KEEP_TMP=1: keeping %s", dir)
-			return
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("harness: removing %s: %v", dir, err)
-		}
-	})
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
+	dir := ownedTempDir(t, filepath.Join(root, "tmp"), "mdsm-")
 	in := "/" + strings.TrimPrefix(strings.TrimPrefix(dir, root), "/")
 	s := &Sendmail{
 		Root:   root,
