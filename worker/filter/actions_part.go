@@ -86,7 +86,7 @@ func (c *Context) ActionReplaceWithWarning(msg string) bool {
 	c.count("replace_with_warning")
 	c.action = actReplace
 	c.warningCounter++
-	c.replacement = message.NewPart("text/plain", "-suggest", []byte(msg+"\n"),
+	c.replacement = message.NewPart(textPlainFor(msg), "-suggest", []byte(msg+"\n"),
 		"warning"+strconv.Itoa(c.warningCounter)+".txt", "inline")
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/mdgo/md/worker/message"
@@ -64,18 +65,37 @@ func compileI(re string) (*regexp.Regexp, error) {
 // partNames returns what re_match compares: the Content-Disposition
 // filename and the Content-Type name of p that are defined, in that order,
 // each as MIME-tools parses it and MIME::Words decodes it (encoded words
-// become the bytes of their charset, even an unknown or empty one).
+// become the bytes of their charset, even an unknown or empty one). Beyond
+// mimedefang.pl, every other name a mail client could take from the part
+// follows (message.Part.Names: repeated fields and parameters, malformed
+// fields), and each name also as Windows saves it: trailing dots and
+// blanks dropped ("invoice.exe. " is "invoice.exe"), so that a pattern
+// anchored at the end of the name cannot be dodged.
 func partNames(p *message.Part) []string {
 	if p == nil {
 		return nil
 	}
 	var out []string
-	for _, src := range [...][2]string{{"Content-Disposition", "filename"}, {"Content-Type", "name"}} {
-		if v, ok := p.MIMEAttr(src[0], src[1]); ok {
-			out = append(out, message.DecodeMIMEWords(v))
+	for _, v := range p.Names() {
+		n := message.DecodeMIMEWords(v)
+		out = append(out, n)
+		if w := windowsName(n); w != n {
+			out = append(out, w)
 		}
 	}
 	return out
+}
+
+// MatchNames returns every name that ReMatch and ReMatchExt look at for p
+// (see partNames): the file names any mail client could take from the
+// part, and each as Windows would save it. A compiled filter that checks
+// names itself should check all of them, not only fname.
+func MatchNames(p *message.Part) []string { return partNames(p) }
+
+// windowsName is the name Windows gives a file: trailing dots and spaces
+// are dropped.
+func windowsName(n string) string {
+	return strings.TrimRight(n, ". ")
 }
 
 // TakeStabAtFilename is takeStabAtFilename($entity): the MIME-decoded

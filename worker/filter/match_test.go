@@ -38,7 +38,17 @@ func TestReMatch(t *testing.T) {
 		{"rfc2231", "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename*=UTF-8''b%C3%A4d.exe\n", `^bäd\.exe$`, true, false},
 		{"ext only: dotless name", "Content-Type: application/octet-stream; name=\"README\"\n", `README`, true, false},
 		{"ext only: last dot", "Content-Type: application/octet-stream; name=\"a.exe.txt\"\n", `exe`, true, false},
-		{"trailing dots", "Content-Type: application/octet-stream; name=\"a.exe.\"\n", `\.exe\.*$`, true, false},
+		// Beyond mimedefang.pl: each name also as Windows saves it
+		// (trailing dots and blanks dropped), so the extension is
+		// ".exe" for re_match_ext too.
+		{"trailing dots", "Content-Type: application/octet-stream; name=\"a.exe.\"\n", `\.exe\.*$`, true, true},
+		{"trailing blank", "Content-Type: application/octet-stream; name=\"document.exe \"\n", `\.exe$`, true, true},
+		{"trailing dots and blanks", "Content-Type: application/octet-stream; name=\"document.exe. . \"\n", `^\.exe$`, false, true},
+		// Every name of the part: two Content-Disposition fields, a
+		// repeated parameter, a field MIME-tools skips as malformed.
+		{"second disposition", "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"safe.txt\"\nContent-Disposition: attachment; filename=\"evil.exe\"\n", `\.exe$`, true, true},
+		{"repeated filename", "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"evil.exe\"; filename=\"safe.txt\"\n", `\.exe$`, true, true},
+		{"blank before colon", "Content-Type: text/plain\nContent-Disposition : attachment; filename=\"evil.exe\"\n", `\.exe$`, true, true},
 		{"clsid", "Content-Type: application/octet-stream; name=\"x.{3050F4D8-98B5-11CF-BB82-00AA00BDCE0B}\"\n", `\{[^\}]+\}$`, true, true},
 		{"content-description ignored", "Content-Type: text/plain\nContent-Description: evil.exe\n", `\.exe`, false, false},
 	} {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/internal/spooldir"
@@ -127,6 +128,11 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 	for _, e := range msg.Errors() {
 		c.Logf("MIME repair: %s", e)
 	}
+	repaired := msg.RepairedParts()
+	for _, p := range repaired {
+		_, why := p.Repaired()
+		c.Logf("MIME repair: part %s (%s) rewritten as the filter reads it: %s", strconv.Quote(p.Type()), quoteNames(p.Names()), why)
+	}
 	c.Message = msg
 
 	// 7. make_multipart.
@@ -198,8 +204,10 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 		c.replaceEntire = nil
 	}
 
-	// 14. NEWBODY, M, I, J, C.
-	if c.changed || c.rebuild {
+	// 14. NEWBODY, M, I, J, C. A message with a part whose header
+	// needed a repair is always rewritten, so that what is delivered is
+	// what the filter saw (message.Part.Repaired).
+	if c.changed || c.rebuild || len(repaired) > 0 {
 		rebuilt = message.AddParts(rebuilt, c.added)
 		rebuilt = message.Collapse(rebuilt)
 		if err := c.writeNewBody(rebuilt); err != nil {
@@ -367,7 +375,23 @@ func (w *Worker) insertWarnings(c *Context, rebuilt *message.Part) {
 		}
 	}
 	c.warningCounter++
-	c.ActionAddPart("text/plain", "-suggest", []byte(text), "warning"+strconv.Itoa(c.warningCounter)+".txt", "inline", c.Config.WarningLocation)
+	c.ActionAddPart(textPlainFor(text), "-suggest", []byte(text), "warning"+strconv.Itoa(c.warningCounter)+".txt", "inline", c.Config.WarningLocation)
+}
+
+// textPlainFor is the Content-Type of a warning part holding text:
+// text/plain, with charset=utf-8 when the text is UTF-8 beyond ASCII (a
+// quoted file name, a filter's own words). mimedefang.pl declares no
+// charset, so such text reached mail clients as us-ascii.
+func textPlainFor(text string) string {
+	for i := 0; i < len(text); i++ {
+		if text[i] >= 0x80 {
+			if utf8.ValidString(text) {
+				return "text/plain; charset=utf-8"
+			}
+			break
+		}
+	}
+	return "text/plain"
 }
 
 // mediaType returns the type/subtype of a Content-Type value, lower-cased.
@@ -499,4 +523,16 @@ func (c *Context) ReadCommandsFile() error {
 		return errors.New("filter: read_commands_file: no working directory")
 	}
 	return c.readCommands(false)
+}
+
+// quoteNames renders a part's file names for the log.
+func quoteNames(names []string) string {
+	if len(names) == 0 {
+		return "no file name"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return "names " + strings.Join(q, ", ")
 }

@@ -28,6 +28,13 @@ func dumpTree(t testing.TB, m *Message) string {
 	}
 	fmt.Fprintf(&b, "multipart %d\n", wm)
 	Walk(m.Top(), func(p *Part, depth int) bool {
+		if p.repair == repairBogus {
+			// The documented deviation: MIME-tools makes an empty
+			// text/plain of a part whose header runs into the next
+			// boundary; package message reads it as mail clients do.
+			fmt.Fprintf(&b, "%d\ttext/plain\t\t%x\n", depth, sha256.Sum256(nil))
+			return false
+		}
 		sum := "-"
 		if !p.IsMultipart() {
 			h := sha256.New()

@@ -156,10 +156,10 @@ func (p *Part) SetParts(parts []*Part) {
 
 // Modified reports whether writing the part would produce anything but its
 // original bytes: its header or body was edited, it was built by NewPart or
-// NewMultipart, its children differ from the parsed ones, or a descendant is
-// modified.
+// NewMultipart, its header needed a repair (Repaired), its children differ
+// from the parsed ones, or a descendant is modified.
 func (p *Part) Modified() bool {
-	if p.fresh || p.bodySet || p.hdrEdited {
+	if p.fresh || p.bodySet || p.hdrEdited || p.repair != repairNone {
 		return true
 	}
 	if p.kind == leaf {

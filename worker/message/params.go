@@ -17,6 +17,27 @@ type paramSet struct {
 	vals    map[string]string
 	undef   map[string]bool
 	encoded map[string]bool // RFC 2231 value with a charset, rewritten as an encoded word
+
+	// What the normalized writer and the name collector need besides
+	// MIME-tools' reading (repair.go):
+	order    []string             // parameter names in order of first appearance
+	lost     map[string][]string  // values a later one overrode (name twice, name and name*)
+	repeated bool                 // some parameter was given more than once
+	ext      map[string][3]string // RFC 2231 charset, language and decoded value
+}
+
+// noteParam records name in order, and a value it overrides.
+func (ps *paramSet) noteParam(name string) {
+	old, seen := ps.vals[name]
+	if !seen {
+		ps.order = append(ps.order, name)
+		return
+	}
+	ps.repeated = true
+	if ps.lost == nil {
+		ps.lost = map[string][]string{}
+	}
+	ps.lost[name] = append(ps.lost[name], old)
 }
 
 // paramMIMETools returns what mime_attr("<field>.<name>") returns: the value
@@ -179,6 +200,7 @@ func parseParams(raw string) paramSet {
 				if pieces[base][x].num == num {
 					pieces[base][x].val += val
 					merged = true
+					ps.repeated = true
 				}
 			}
 			if !merged {
@@ -186,6 +208,7 @@ func parseParams(raw string) paramSet {
 			}
 			continue
 		}
+		ps.noteParam(name)
 		ps.vals[name] = val
 		if !defined {
 			if ps.undef == nil {
@@ -207,8 +230,13 @@ func parseParams(raw string) paramSet {
 		if ps.undef != nil {
 			delete(ps.undef, base)
 		}
+		ps.noteParam(base)
 		if enc[base] {
 			if cs, lang, rest, hasEnc := rfc2231Split(v); hasEnc {
+				if ps.ext == nil {
+					ps.ext = map[string][3]string{}
+				}
+				ps.ext[base] = [3]string{cs, lang, rest}
 				v = "=?" + cs
 				if lang != "" {
 					v += "*" + lang

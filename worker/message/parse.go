@@ -68,7 +68,7 @@ func wrap(m *Message, body *Part) *Part {
 	child.segment = nil
 	var topFields []field
 	for _, f := range body.fields {
-		if !f.junk && len(f.name) >= 8 && strings.EqualFold(f.name[:8], "content-") {
+		if isContentField(f) {
 			child.fields = append(child.fields, f)
 		} else {
 			topFields = append(topFields, f)
@@ -94,6 +94,18 @@ func wrap(m *Message, body *Part) *Part {
 	w.orig = []*Part{&child}
 	w.children = []*Part{&child}
 	return w
+}
+
+// isContentField tells whether make_multipart moves f to the child: a
+// Content-* field, or a line MIME-tools cannot read that a lenient reader
+// takes for one ("Content-Disposition : ..."), so that Part.Names of the
+// child sees it.
+func isContentField(f field) bool {
+	name := f.name
+	if f.junk {
+		name, _, _ = looseField(f.raw)
+	}
+	return len(name) >= 8 && strings.EqualFold(name[:8], "content-")
 }
 
 // isDelim tells whether the line at ls is a delimiter of one of bounds
@@ -258,22 +270,35 @@ func (ps *parser) part(pos int, bounds []string, retype string, depth int) (*Par
 	start := pos
 	hdrEnd, bodyStart, bogus, atEOF, cut := ps.header(pos, bounds)
 	if bogus != nil {
+		// MIME-tools gives up on such a part and makes it an empty
+		// text/plain; mail clients end the header at its first line
+		// that is not a field and read the rest as the body. The
+		// clients' reading is taken (see clientHeaderEnd), so that the
+		// filter sees the attachment a recipient would open.
 		ps.errorf("bogus part, without CRLF before body")
 		end := ps.endBefore(*bogus, start)
-		p.fields = splitFields(raw[start:end])
-		for i := range p.fields {
-			p.fields[i].junk = true
+		if end == start {
+			// A doubled boundary line: an empty part for everyone.
+			p.typ, p.htype, p.encoding = "text/plain", "text/plain", "7bit"
+			p.body = raw[end:end]
+			p.segment = raw[start:end]
+			p.stripCR = true
+			return p, *bogus, nil
 		}
-		p.typ, p.htype, p.encoding = "text/plain", "text/plain", "7bit"
-		p.body = raw[end:end]
-		p.segment = raw[start:end]
-		p.stripCR = true
-		return p, *bogus, nil
-	}
-	if atEOF || cut {
+		hdrEnd = start + clientHeaderEnd(raw[start:end])
+		bodyStart = hdrEnd
+		p.repair = repairBogus
+		p.hidden = raw[hdrEnd:end]
+	} else if atEOF || cut {
 		ps.errorf("unexpected end of header")
+		if depth > 0 {
+			p.repair = repairNoBlankLine
+		}
 	}
 	p.fields = splitFields(raw[start:hdrEnd])
+	if p.repair == repairNone && depth > 0 {
+		p.repair = headerRepair(p.fields)
+	}
 	def := "text/plain"
 	if retype != "" {
 		def = retype

@@ -75,6 +75,13 @@ type Part struct {
 	origFields []field // the header before the uu split // the multipart/mixed wrapper make_multipart adds: no raw bytes of its own
 
 	size int64 // cached decoded size, -1 when unknown
+
+	// repair says why the part's header had to be repaired to be read
+	// (repair.go); such a part is written back in normalized form.
+	repair repairKind
+	// hidden: the lines of a header not ended by a blank line that the
+	// part's reading puts in its body; their names still count (Names).
+	hidden []byte
 }
 
 // Type returns the part's MIME type in lower case as MIMEDefang's $type

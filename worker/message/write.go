@@ -99,6 +99,10 @@ func writePart(w *bufio.Writer, p *Part) error {
 		_, err := w.Write(p.segment)
 		return err
 	}
+	if p.repair != repairNone {
+		writeNormalized(w, p)
+		return writeBody(w, p)
+	}
 	for _, f := range p.fields {
 		if _, err := w.Write(f.raw); err != nil {
 			return err

@@ -31,7 +31,14 @@ func Typical(cfg *filter.Config) (*filter.Callbacks, error) {
 	const marker = "MDLAB-REJECT"
 	const disclaimer = "--\nDisclaimer: this message passed through the MIMEDefang lab typical filter.\nIt is provided for testing only; attachments with dangerous extensions are removed."
 	const hazard = " was removed from this document as it\nconstituted a security hazard.  If you require this document, please contact\nthe sender and arrange an alternate means of receiving it.\n"
-	bad := func(p *message.Part) bool { return badExtension.MatchString(p.FileName()) }
+	bad := func(p *message.Part) bool {
+		for _, n := range filter.MatchNames(p) {
+			if badExtension.MatchString(n) {
+				return true
+			}
+		}
+		return false
+	}
 	return &filter.Callbacks{
 		Begin: func(c *filter.Context, top *message.Part) error {
 			if strings.Contains(c.Subject, marker) {

@@ -1,0 +1,287 @@
+package message
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+)
+
+// This file holds what md-worker does beyond MIME-tools so that a broken
+// header cannot make the filter and the recipient's mail client see two
+// different messages:
+//
+//   - Where MIME-tools and mail clients read a header differently, the
+//     reading that shows the filter the most is taken: a part whose header
+//     runs into the next boundary without a blank line is read as clients
+//     read it (the header ends at its first line that is not a field), not
+//     as MIME-tools' empty text/plain.
+//   - Names collects every file name any reader could take from a part:
+//     repeated fields, repeated parameters, fields MIME-tools skips as
+//     malformed ("Content-Type : ..."), lines the part's reading puts in
+//     its body.
+//   - A part whose header needed a repair to be read is written back in
+//     normalized form (writeNormalized): the fields the filter read, one of
+//     each Content-Type, Content-Disposition and Content-Transfer-Encoding,
+//     each parameter once, and a blank line. So the delivered message holds
+//     no attachment, name or type that the filter did not see.
+
+// repairKind says why a part's header had to be repaired to be read.
+type repairKind uint8
+
+const (
+	repairNone        repairKind = iota
+	repairBogus                  // the header runs into the next boundary: read as mail clients read it
+	repairNoBlankLine            // the header is not ended by a blank line
+	repairJunk                   // a line in the header is not a field
+	repairDuplicate              // Content-Type, -Disposition or -Transfer-Encoding more than once
+	repairParams                 // a parameter of Content-Type or -Disposition given more than once
+)
+
+func (k repairKind) String() string {
+	switch k {
+	case repairBogus:
+		return "header runs into the next boundary without a blank line"
+	case repairNoBlankLine:
+		return "header not ended by a blank line"
+	case repairJunk:
+		return "header line that is not a field"
+	case repairDuplicate:
+		return "repeated Content-Type, Content-Disposition or Content-Transfer-Encoding"
+	case repairParams:
+		return "repeated parameter"
+	}
+	return ""
+}
+
+// singleFields are the fields a part may carry only once: readers that
+// take the first and readers that take the last would disagree.
+var singleFields = [...]string{"content-type", "content-disposition", "content-transfer-encoding"}
+
+// clientHeaderEnd returns where mail clients end a header that has no
+// blank line: at the first line that is neither a field nor the
+// continuation of one (len(h) when every line is).
+func clientHeaderEnd(h []byte) int {
+	inField := false
+	for i := 0; i < len(h); {
+		le := bytes.IndexByte(h[i:], '\n') + 1
+		if le == 0 {
+			le = len(h) - i
+		}
+		line := h[i : i+le]
+		if inField && (line[0] == ' ' || line[0] == '\t') {
+			i += le
+			continue
+		}
+		if _, ok := fieldName(line); !ok {
+			return i
+		}
+		inField = true
+		i += le
+	}
+	return len(h)
+}
+
+// headerRepair tells whether a well-terminated header still needs a repair:
+// a line that is not a field, a field that must be single given twice, or
+// a Content-Type or Content-Disposition with a repeated parameter.
+func headerRepair(fs []field) repairKind {
+	var count [len(singleFields)]int
+	for i, f := range fs {
+		if f.junk {
+			if i == 0 && bytes.Equal(f.raw, []byte("\xEF\xBB\xBF")) {
+				continue // the byte-order mark MIME-tools strips
+			}
+			return repairJunk
+		}
+		for k, name := range singleFields {
+			if strings.EqualFold(f.name, name) {
+				count[k]++
+			}
+		}
+	}
+	for _, n := range count {
+		if n > 1 {
+			return repairDuplicate
+		}
+	}
+	for _, f := range fs {
+		if strings.EqualFold(f.name, "content-type") || strings.EqualFold(f.name, "content-disposition") {
+			if parseParams(f.value()).repeated {
+				return repairParams
+			}
+		}
+	}
+	return repairNone
+}
+
+// Repaired reports whether the part's header needed a repair to be read
+// (no blank line after it, a line that is not a field, a repeated
+// Content-Type, Content-Disposition or Content-Transfer-Encoding, a
+// repeated parameter), and why. Such a part counts as Modified: it is
+// written back in normalized form, which is what the filter read.
+func (p *Part) Repaired() (bool, string) {
+	return p.repair != repairNone, p.repair.String()
+}
+
+// RepairedParts returns the parts below the top entity whose header needed
+// a repair, in tree order. A message with any is rewritten even when the
+// filter changed nothing (see Part.Repaired). The top entity's own header
+// is the message header, which only the milter can change, so it is not
+// listed.
+func (m *Message) RepairedParts() []*Part {
+	var out []*Part
+	Walk(m.orig, func(p *Part, depth int) bool {
+		if depth > 0 && p.repair != repairNone {
+			out = append(out, p)
+		}
+		return true
+	})
+	return out
+}
+
+// Names returns every file name a mail client could take from the part, in
+// MIME-tools' undecoded form (as MIMEAttr returns them; decode with
+// DecodeMIMEWords): first the Content-Disposition filename and the
+// Content-Type name that MIME-tools reads, then, each once, every other
+// name or filename parameter of any Content-Type or Content-Disposition
+// field of the part, from repeated fields, repeated parameters (MIME-tools
+// keeps the last, other readers the first), fields MIME-tools skips as
+// malformed ("Content-Type : ...") and header-like lines that the part's
+// reading puts in its body. MIMEDefang's re_match family matches all of
+// them, so a name hidden by a broken header is still matched.
+func (p *Part) Names() []string {
+	var out []string
+	add := func(v string) {
+		for _, o := range out {
+			if o == v {
+				return
+			}
+		}
+		out = append(out, v)
+	}
+	for _, src := range [...][2]string{{"content-disposition", "filename"}, {"content-type", "name"}} {
+		if v, ok := paramMIMETools(p.firstValue(src[0]), src[1]); ok {
+			add(v)
+		}
+	}
+	collect := func(fs []field) {
+		for _, f := range fs {
+			name, value, ok := looseField(f.raw)
+			if !ok || !strings.EqualFold(name, "content-type") && !strings.EqualFold(name, "content-disposition") {
+				continue
+			}
+			ps := parseParams(value)
+			for _, param := range [...]string{"filename", "name"} {
+				for _, v := range ps.lost[param] {
+					add(v)
+				}
+				if v, ok := ps.vals[param]; ok && !ps.undef[param] {
+					add(v)
+				}
+			}
+		}
+	}
+	collect(p.fields)
+	if len(p.hidden) > 0 {
+		collect(splitFields(p.hidden))
+	}
+	return out
+}
+
+// looseField reads a header line the way the most lenient mail clients do:
+// a name of printable characters, blanks allowed before the colon.
+func looseField(raw []byte) (name, value string, ok bool) {
+	i := bytes.IndexByte(raw, ':')
+	if i <= 0 {
+		return "", "", false
+	}
+	n := bytes.TrimRight(raw[:i], " \t")
+	if len(n) == 0 {
+		return "", "", false
+	}
+	for _, c := range n {
+		if c <= 0x20 || c >= 0x7f {
+			return "", "", false
+		}
+	}
+	return string(n), string(bytes.TrimLeft(raw[i+1:], " \t\r\n")), true
+}
+
+// writeNormalized writes the header of a repaired part the way the filter
+// read it: its fields without the lines that are not fields, the first of
+// each singleFields only, every parameter once (the value MIME-tools
+// read), each field ending in a line end, then a blank line.
+func writeNormalized(w *bufio.Writer, p *Part) {
+	var seen [len(singleFields)]bool
+	for _, f := range p.fields {
+		if f.junk {
+			continue
+		}
+		dup := false
+		for k, name := range singleFields {
+			if strings.EqualFold(f.name, name) {
+				dup = seen[k]
+				seen[k] = true
+			}
+		}
+		if dup {
+			continue
+		}
+		raw := f.raw
+		if strings.EqualFold(f.name, "content-type") || strings.EqualFold(f.name, "content-disposition") {
+			if ps := parseParams(f.value()); ps.repeated {
+				raw = []byte(f.name + ": " + ps.format() + "\n")
+			}
+		}
+		w.Write(raw)
+		if raw[len(raw)-1] != '\n' {
+			w.WriteByte('\n')
+		}
+	}
+	w.WriteByte('\n')
+}
+
+// format writes a parsed field back: its first token and each parameter
+// once with the value MIME-tools read, quoted, or in RFC 2231 form for a
+// value that had a charset.
+func (ps paramSet) format() string {
+	var b strings.Builder
+	b.WriteString(ps.vals["_"])
+	for _, name := range ps.order {
+		if name == "_" || ps.undef[name] {
+			continue
+		}
+		b.WriteString("; ")
+		if x, ok := ps.ext[name]; ok {
+			b.WriteString(name + "*=" + x[0] + "'" + x[1] + "'" + percentEncode(x[2]))
+			continue
+		}
+		b.WriteString(name + `="`)
+		for _, c := range []byte(ps.vals[name]) {
+			if c == '"' || c == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// percentEncode is RFC 2231's encoding of a value: everything but
+// attribute characters as %XX.
+func percentEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c > 0x20 && c < 0x7f && !strings.ContainsRune("*'%()<>@,;:\\\"/[]?=", rune(c)) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
