@@ -32,6 +32,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	mdmessage "github.com/mdgo/md/worker/message"
 )
 
 const (
@@ -62,6 +64,27 @@ var knownDifferences = map[string]map[string]string{
 	"corpus_14-rfc2231-charset.eml": {
 		"headers": reasonUTF8Names,
 	},
+	"c33-no-blank-line-scr.eml": {
+		"headers": reasonBogusPart,
+		"tree":    reasonBogusPart,
+	},
+	"c34-stray-line.eml": {
+		"tree": reasonBogusPart + " Here the part is the stray line, which becomes its body.",
+	},
+	"c35-warning-utf8-name.eml": {
+		"headers": reasonUTF8Names,
+		"tree":    reasonUTF8Names + " md-worker's warning part declares charset=utf-8.",
+	},
+	"c36-two-dispositions.eml": {
+		"rewritten": reasonAllNames,
+		"tree":      reasonAllNames,
+	},
+	"corpus_33-garbage-ct.eml": {
+		"tree": reasonLenientNames + " Here name=foo bar.exe, which MIME-tools reads as \"foo\".",
+	},
+	"corpus_55-bad-params.eml": {
+		"tree": reasonLenientNames + " Here name=\"unterminated.exe, which MIME-tools reads as no name.",
+	},
 	"corpus_34-dup-ct.eml": {
 		"rewritten": reasonAllNames,
 		"content":   reasonAllNames + " The part was the only one: the message becomes the warning.",
@@ -91,6 +114,9 @@ const (
 	reasonAllNames = "A part names a second file in a repeated Content-Type or Content-Disposition field, which " +
 		"MIME-tools ignores and some mail clients use: md-worker's re_match sees every name, so the " +
 		"dangerous one is dropped; a part kept is delivered with one field of each kind."
+	reasonLenientNames = "A file name parameter that MIME-tools cuts short or cannot read (a bad token, an " +
+		"unterminated quote) is read in full by lenient mail clients; md-worker's re_match also matches that " +
+		"reading, so the dangerous name is dropped and the warning lists one more part."
 	reasonUTF8Names = "A MIME-decoded file name reaches the filter as UTF-8 in md-worker; MIME-tools hands " +
 		"mimedefang.pl a Perl character string that is written out as Latin-1 bytes (and, beyond " +
 		"Latin-1, percent-encoded as garbage such as %444), so the same name gives different bytes " +
@@ -138,6 +164,27 @@ var perlExpectations = map[string][]string{
 	"c31-folded-headers-rebuild.eml":  {"rewritten: true", "X-Conformance-Env"},
 	// mimedefang.pl dies writing the warning that names a file beyond Latin-1.
 	"c32-non-latin1-exe-name.eml": {"verdict:   " + scanFailed},
+	// The reproducers of issue #10: MIME-tools hides the attachment...
+	"c33-no-blank-line-scr.eml": {"rewritten: true", "2 leaf text/plain \"\" \"\"", "!screen.scr"},
+	// ... drops the stray line...
+	"c34-stray-line.eml": {"rewritten: true", "1 leaf text/plain \"\" \"\"", "filename=\"d.csv\""},
+	// ... writes the warning without a charset...
+	"c35-warning-utf8-name.eml": {"filename=\"warning1.txt\"", "text/plain disposition=inline charset= filename=\"warning1.txt\""},
+	// ... and sees only the first of two names.
+	"c36-two-dispositions.eml": {"rewritten: false", "\"safe.txt\" \".txt\"", "filename=\"safe.txt\" sha"},
+}
+
+// workerExpectations are what md-worker must do with a message, checked on
+// its outcome and on the bytes of its delivered message (same notation as
+// perlExpectations).
+var workerExpectations = map[string][]string{
+	"c33-no-blank-line-scr.eml": {"2 leaf application/octet-stream \"screen.scr\" \".scr\"", "filename=\"warning1.txt\"",
+		"!screen.scr\" sha", "!name=\"screen.scr\""},
+	"c34-stray-line.eml": {"\nContent-Type: text/plain\n\nThis line is not a header.\n-- \nConformance text boilerplate\n",
+		"!This line is not a header.Content-Type"},
+	"c35-warning-utf8-name.eml": {"text/plain disposition=inline charset=utf-8 filename=\"warning1.txt\"",
+		"Content-Type: text/plain; charset=utf-8; name=\"warning1.txt\""},
+	"c36-two-dispositions.eml": {"rewritten: true", "filename=\"warning1.txt\"", "!evil.exe", "!safe.txt\" sha"},
 }
 
 // message is one corpus message.
@@ -339,6 +386,7 @@ func TestConformance(t *testing.T) {
 					t.Logf("md-worker scan failed, the milter tempfails:\n%s", failure)
 				}
 				compare(t, m.name, ref, got, r.status)
+				expect(t, "md-worker did not do what it must", workerExpectations[filepath.Base(m.path)], got.String()+"\n"+string(got.final))
 				if failure == "" {
 					checkWorkerBody(t, mdDir, got, r.status)
 				}
@@ -376,14 +424,19 @@ func shortVerdict(o *outcome) string {
 
 func checkExpectations(t *testing.T, base string, ref *outcome) {
 	t.Helper()
-	rendered := ref.String()
-	for _, want := range perlExpectations[base] {
+	expect(t, "reference run did not take the intended path", perlExpectations[base], ref.String())
+}
+
+// expect checks wants (a leading "!": must not occur) against rendered.
+func expect(t *testing.T, what string, wants []string, rendered string) {
+	t.Helper()
+	for _, want := range wants {
 		if neg, ok := strings.CutPrefix(want, "!"); ok {
 			if strings.Contains(rendered, neg) {
-				t.Errorf("reference run did not take the intended path: %q present\n%s", neg, rendered)
+				t.Errorf("%s: %q present\n%s", what, neg, rendered)
 			}
 		} else if !strings.Contains(rendered, want) {
-			t.Errorf("reference run did not take the intended path: %q missing\n%s", want, rendered)
+			t.Errorf("%s: %q missing\n%s", what, want, rendered)
 		}
 	}
 }
@@ -427,10 +480,22 @@ func compare(t *testing.T, name string, ref, got *outcome, status map[string]str
 }
 
 // checkWorkerBody holds md-worker to its own promise: an unchanged message is
-// never rewritten, and in a rewritten one every leaf the filter did not touch
-// keeps the exact bytes it had in INPUTMSG.
+// never rewritten, in a rewritten one every leaf the filter did not touch
+// keeps the exact bytes it had in INPUTMSG, and the delivered message has no
+// part whose header needs a repair to be read (what the filter saw is what
+// the recipient gets: message.Part.Repaired).
 func checkWorkerBody(t *testing.T, dir string, got *outcome, status map[string]string) {
 	t.Helper()
+	if got.Verdict == "" {
+		if m, err := mdmessage.Parse(got.final, mdmessage.Limits{}); err != nil {
+			t.Errorf("md-worker's delivered message does not parse: %v", err)
+		} else if rp := m.RepairedParts(); len(rp) > 0 {
+			_, why := rp[0].Repaired()
+			status["bytes"] = "FAIL"
+			t.Errorf("md-worker delivered a part whose header needs a repair (%s):\n%s", why, got.final)
+			return
+		}
+	}
 	rawC := strings.Contains("\n"+got.results, "\nC")
 	if !rawC {
 		if got.hasNewBody {

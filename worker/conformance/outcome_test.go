@@ -236,6 +236,26 @@ func applyEdits(hs []header, lines []resultLine) []header {
 // builds the message the milter would deliver, then lists its MIME tree with
 // dumper (the path of dumptree.pl).
 func readOutcome(dir, dumper string) (*outcome, error) {
+	o, err := readDelivery(dir)
+	if err != nil || o.Verdict != "" {
+		return o, err
+	}
+	finalPath := filepath.Join(dir, "delivered.eml")
+	cmd := exec.Command("perl", dumper, finalPath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("dumptree.pl: %v: %s", err, stderr.String())
+	}
+	o.Tree = strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	return o, nil
+}
+
+// readDelivery is readOutcome without the tree: the verdict, the edits and,
+// unless the verdict rejects, the delivered message, also written to
+// delivered.eml in dir.
+func readDelivery(dir string) (*outcome, error) {
 	o := &outcome{}
 	results, err := os.ReadFile(filepath.Join(dir, "RESULTS"))
 	if err != nil {
@@ -310,17 +330,8 @@ func readOutcome(dir, dumper string) (*outcome, error) {
 	msg.Write(body)
 	o.final = msg.Bytes()
 
-	finalPath := filepath.Join(dir, "delivered.eml")
-	if err := os.WriteFile(finalPath, o.final, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "delivered.eml"), o.final, 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("perl", dumper, finalPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("dumptree.pl: %v: %s", err, stderr.String())
-	}
-	o.Tree = strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	return o, nil
 }

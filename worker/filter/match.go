@@ -69,8 +69,10 @@ func compileI(re string) (*regexp.Regexp, error) {
 // mimedefang.pl, every other name a mail client could take from the part
 // follows (message.Part.Names: repeated fields and parameters, malformed
 // fields), and each name also as Windows saves it: trailing dots and
-// blanks dropped ("invoice.exe. " is "invoice.exe"), so that a pattern
-// anchored at the end of the name cannot be dodged.
+// blanks dropped ("invoice.exe. " is "invoice.exe"), and as a reader
+// written in C takes it: up to a NUL ("invoice.exe\x00.txt" is
+// "invoice.exe"), so that a pattern anchored at the end of the name cannot
+// be dodged.
 func partNames(p *message.Part) []string {
 	if p == nil {
 		return nil
@@ -81,6 +83,10 @@ func partNames(p *message.Part) []string {
 		out = append(out, n)
 		if w := windowsName(n); w != n {
 			out = append(out, w)
+		}
+		// A reader written in C ends the name at a NUL.
+		if i := strings.IndexByte(n, 0); i >= 0 {
+			out = append(out, windowsName(n[:i]))
 		}
 	}
 	return out

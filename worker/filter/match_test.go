@@ -42,6 +42,7 @@ func TestReMatch(t *testing.T) {
 		// (trailing dots and blanks dropped), so the extension is
 		// ".exe" for re_match_ext too.
 		{"trailing dots", "Content-Type: application/octet-stream; name=\"a.exe.\"\n", `\.exe\.*$`, true, true},
+		{"NUL in the name", "Content-Type: application/octet-stream; name=\"invoice.exe\x00.txt\"\n", `\.exe$`, true, true},
 		{"trailing blank", "Content-Type: application/octet-stream; name=\"document.exe \"\n", `\.exe$`, true, true},
 		{"trailing dots and blanks", "Content-Type: application/octet-stream; name=\"document.exe. . \"\n", `^\.exe$`, false, true},
 		// Every name of the part: two Content-Disposition fields, a

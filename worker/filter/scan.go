@@ -128,6 +128,11 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 	for _, e := range msg.Errors() {
 		c.Logf("MIME repair: %s", e)
 	}
+	for _, f := range msg.ExtraTopFields() {
+		n, _ := strconv.Atoi(f.Value)
+		c.Logf("MIME repair: deleting %s header %d of the message: only the first is read", f.Name, n)
+		c.ActionDeleteHeader(f.Name, n)
+	}
 	repaired := msg.RepairedParts()
 	for _, p := range repaired {
 		_, why := p.Repaired()

@@ -77,6 +77,9 @@ func wrap(m *Message, body *Part) *Part {
 	if child.sep == nil {
 		child.sep = []byte("\n")
 	}
+	// For a reader the message header is the part's header: Names
+	// looks at all of it (a field hidden behind a bare CR in Subject).
+	child.hidden = body.RawHeader()
 	b := makeBoundary()
 	topFields = append(topFields, field{name: "Content-Type", raw: []byte("Content-Type: multipart/mixed; boundary=\"" + b + "\"\n")})
 	w := &Part{
@@ -324,7 +327,8 @@ func (ps *parser) part(pos int, bounds []string, retype string, depth int) (*Par
 		p.boundary = b
 		e, err = ps.multipart(p, start, bodyStart, bounds, depth)
 	case p.typ == "message/rfc822" || p.typ == "message/external-body" ||
-		p.typ == "message/partial" && perlNum(p.Param("number")) == 1 && p.Param("number") != "":
+		p.typ == "message/partial" && perlNum(p.Param("number")) == 1 && p.Param("number") != "",
+		clientNested(major, p.typ):
 		if p.encoding != "7bit" && p.encoding != "8bit" && p.encoding != "binary" {
 			ps.errorf("illegal encoding [%s] for MIME type %s", p.encoding, p.typ)
 		}
@@ -334,6 +338,8 @@ func (ps *parser) part(pos int, bounds []string, retype string, depth int) (*Par
 			p.kind = nested
 			p.orig = []*Part{child}
 			p.children = []*Part{child}
+			p.clientNested = clientNested(major, p.typ)
+			p.stripCR = e.kind != eosEOF
 		}
 	default:
 		e = ps.single(p, bodyStart, bounds)

@@ -82,6 +82,9 @@ type Part struct {
 	// hidden: the lines of a header not ended by a blank line that the
 	// part's reading puts in its body; their names still count (Names).
 	hidden []byte
+	// clientNested: an attached message of a message/* type MIME-tools
+	// reads as a leaf (see clientNested).
+	clientNested bool
 }
 
 // Type returns the part's MIME type in lower case as MIMEDefang's $type

@@ -3,6 +3,9 @@ package message
 import (
 	"bufio"
 	"bytes"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -22,7 +25,7 @@ import (
 //   - A part whose header needed a repair to be read is written back in
 //     normalized form (writeNormalized): the fields the filter read, one of
 //     each Content-Type, Content-Disposition and Content-Transfer-Encoding,
-//     each parameter once, and a blank line. So the delivered message holds
+//     each parameter once, a field cut at a CR inside it, and a blank line. So the delivered message holds
 //     no attachment, name or type that the filter did not see.
 
 // repairKind says why a part's header had to be repaired to be read.
@@ -35,6 +38,7 @@ const (
 	repairJunk                   // a line in the header is not a field
 	repairDuplicate              // Content-Type, -Disposition or -Transfer-Encoding more than once
 	repairParams                 // a parameter of Content-Type or -Disposition given more than once
+	repairBareCR                 // a CR inside a field, which some readers take for a line end
 )
 
 func (k repairKind) String() string {
@@ -49,6 +53,8 @@ func (k repairKind) String() string {
 		return "repeated Content-Type, Content-Disposition or Content-Transfer-Encoding"
 	case repairParams:
 		return "repeated parameter"
+	case repairBareCR:
+		return "bare CR inside a header field"
 	}
 	return ""
 }
@@ -56,6 +62,24 @@ func (k repairKind) String() string {
 // singleFields are the fields a part may carry only once: readers that
 // take the first and readers that take the last would disagree.
 var singleFields = [...]string{"content-type", "content-disposition", "content-transfer-encoding"}
+
+// clientNested tells whether a part of type typ (major type major) is an
+// attached message that MIME-tools reads as a plain leaf while mail
+// clients parse it: every message/* type but rfc822, external-body and
+// partial (which MIME-tools parses itself) and delivery-status (which
+// clients read as blocks of fields), garbled subtypes included
+// ("message/\x00rfc822" is "message/" for MIME-tools). Such a part is
+// parsed as an attached message, so the filter sees what clients show.
+func clientNested(major, typ string) bool {
+	if major != "message" {
+		return false
+	}
+	switch typ {
+	case "message/rfc822", "message/external-body", "message/partial", "message/delivery-status":
+		return false
+	}
+	return true
+}
 
 // clientHeaderEnd returns where mail clients end a header that has no
 // blank line: at the first line that is neither a field nor the
@@ -105,6 +129,11 @@ func headerRepair(fs []field) repairKind {
 		}
 	}
 	for _, f := range fs {
+		if bareCR(f.raw) >= 0 {
+			return repairBareCR
+		}
+	}
+	for _, f := range fs {
 		if strings.EqualFold(f.name, "content-type") || strings.EqualFold(f.name, "content-disposition") {
 			if parseParams(f.value()).repeated {
 				return repairParams
@@ -139,6 +168,30 @@ func (m *Message) RepairedParts() []*Part {
 	return out
 }
 
+// ExtraTopFields lists the repeated Content-Type, Content-Disposition and
+// Content-Transfer-Encoding fields of the message header, as (name,
+// occurrence) pairs, last first: the ones after the first, which readers
+// that take the last field would use. The message header is the milter's
+// to change; md-worker deletes these (RESULTS J lines), so the delivered
+// message carries the one field MIME-tools and the filter read.
+func (m *Message) ExtraTopFields() []HeaderField {
+	var out []HeaderField
+	for _, name := range singleFields {
+		n := 0
+		var spelled string
+		for _, f := range m.orig.fields {
+			if !f.junk && strings.EqualFold(f.name, name) {
+				n++
+				spelled = f.name
+			}
+		}
+		for i := n; i > 1; i-- {
+			out = append(out, HeaderField{Name: spelled, Value: strconv.Itoa(i)})
+		}
+	}
+	return out
+}
+
 // Names returns every file name a mail client could take from the part, in
 // MIME-tools' undecoded form (as MIMEAttr returns them; decode with
 // DecodeMIMEWords): first the Content-Disposition filename and the
@@ -165,8 +218,14 @@ func (p *Part) Names() []string {
 		}
 	}
 	collect := func(fs []field) {
+		var lines [][]byte
 		for _, f := range fs {
-			name, value, ok := looseField(f.raw)
+			// Readers that end a line at a bare CR find fields
+			// inside another field's value.
+			lines = append(lines, splitBareCR(f.raw)...)
+		}
+		for _, raw := range lines {
+			name, value, ok := looseField(raw)
 			if !ok || !strings.EqualFold(name, "content-type") && !strings.EqualFold(name, "content-disposition") {
 				continue
 			}
@@ -179,6 +238,9 @@ func (p *Part) Names() []string {
 					add(v)
 				}
 			}
+			for _, v := range lenientParams(value) {
+				add(v)
+			}
 		}
 	}
 	collect(p.fields)
@@ -186,6 +248,152 @@ func (p *Part) Names() []string {
 		collect(splitFields(p.hidden))
 	}
 	return out
+}
+
+// FileNames returns Names decoded the way FileName decodes a name (RFC
+// 2231 and RFC 2047 to UTF-8): every file name a mail client could take
+// from the part, as text.
+func (p *Part) FileNames() []string {
+	var out []string
+	for _, v := range p.Names() {
+		// An encoded word in a charset Go does not know decodes to
+		// nothing; its bytes, and the raw text, are names too.
+		for _, n := range [...]string{decodeWordsUTF8(v), DecodeMIMEWords(v), v} {
+			if n = strings.ToValidUTF8(n, "\uFFFD"); !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+			if !strings.Contains(v, "=?") {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// lenientParams returns the name and filename values of a field value as
+// the most lenient readers take them: the value unfolded, cut at each
+// semicolon outside quotes, everything after "name=" or "filename=" up to
+// the next one (a bad token, a fold, a missing closing quote included),
+// blanks and one pair of quotes around it removed. Only values that differ
+// from MIME-tools' reading matter; Names drops the others as repeats.
+func lenientParams(value string) []string {
+	value = strings.NewReplacer("\r", "", "\n", "").Replace(value)
+	var out []string
+	// RFC 2231 continuations (name*0, name*1*, ...), whichever pieces
+	// are there, joined in order.
+	type chunk struct {
+		n int
+		v string
+	}
+	var pieces map[string][]chunk
+	inQuote := false
+	start := 0
+	for i := 0; i <= len(value); i++ {
+		if i < len(value) {
+			switch value[i] {
+			case '"':
+				inQuote = !inQuote
+				continue
+			case '\\':
+				i++
+				continue
+			case ';':
+				if inQuote {
+					continue
+				}
+			default:
+				continue
+			}
+		}
+		piece := strings.TrimSpace(value[start:min(i, len(value))])
+		start = i + 1
+		name, v, ok := strings.Cut(piece, "=")
+		if !ok {
+			continue
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		star := strings.HasSuffix(name, "*")
+		name = strings.TrimSuffix(name, "*")
+		num := -1
+		if base, n, ok := strings.Cut(name, "*"); ok {
+			k, err := strconv.Atoi(n)
+			if err != nil || k < 0 || k > 999 {
+				continue
+			}
+			name, num = base, k
+		}
+		if name != "name" && name != "filename" {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		} else {
+			v = strings.TrimPrefix(v, `"`)
+		}
+		if star {
+			// RFC 2231: charset'language'percent-encoded value
+			// (only the first piece has the charset).
+			if _, _, rest, ok := rfc2231Split(v); ok && num <= 0 {
+				v = rest
+			}
+			v = percentDecode(v)
+		}
+		if num >= 0 {
+			if pieces == nil {
+				pieces = map[string][]chunk{}
+			}
+			pieces[name] = append(pieces[name], chunk{num, v})
+			continue
+		}
+		if strings.TrimSpace(v) != "" {
+			out = append(out, v)
+		}
+	}
+	for _, name := range [...]string{"filename", "name"} {
+		ps := pieces[name]
+		sort.SliceStable(ps, func(a, b int) bool { return ps[a].n < ps[b].n })
+		var b strings.Builder
+		for _, p := range ps {
+			b.WriteString(p.v)
+		}
+		if v := b.String(); strings.TrimSpace(v) != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// splitBareCR cuts a field at every CR that does not end a line: what a
+// reader that takes a lone CR for a line end sees as separate lines.
+func splitBareCR(raw []byte) [][]byte {
+	var out [][]byte
+	for {
+		i := bareCR(raw)
+		if i < 0 {
+			return append(out, raw)
+		}
+		out = append(out, raw[:i])
+		raw = raw[i+1:]
+	}
+}
+
+// bareCR is the index of the first CR in b not followed by CR* LF, or -1.
+func bareCR(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\r' {
+			continue
+		}
+		j := i
+		for j < len(b) && b[j] == '\r' {
+			j++
+		}
+		if j < len(b) && b[j] != '\n' {
+			return i
+		}
+		i = j
+	}
+	return -1
 }
 
 // looseField reads a header line the way the most lenient mail clients do:
@@ -212,8 +420,18 @@ func looseField(raw []byte) (name, value string, ok bool) {
 // each singleFields only, every parameter once (the value MIME-tools
 // read), each field ending in a line end, then a blank line.
 func writeNormalized(w *bufio.Writer, p *Part) {
+	for _, f := range normalizedFields(p.fields) {
+		w.Write(f.raw)
+	}
+	w.WriteByte('\n')
+}
+
+// normalizedFields are the fields of a repaired header as writeNormalized
+// writes them, each ending in a line end.
+func normalizedFields(fs []field) []field {
+	var out []field
 	var seen [len(singleFields)]bool
-	for _, f := range p.fields {
+	for _, f := range fs {
 		if f.junk {
 			continue
 		}
@@ -233,12 +451,18 @@ func writeNormalized(w *bufio.Writer, p *Part) {
 				raw = []byte(f.name + ": " + ps.format() + "\n")
 			}
 		}
-		w.Write(raw)
-		if raw[len(raw)-1] != '\n' {
-			w.WriteByte('\n')
+		if i := bareCR(raw); i >= 0 {
+			// Readers that end a line at a lone CR see other fields
+			// behind it, the others a longer value: keep the part
+			// both read alike, up to the CR.
+			raw = raw[:i]
 		}
+		if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+			raw = append(raw[:len(raw):len(raw)], '\n')
+		}
+		out = append(out, field{name: f.name, raw: raw})
 	}
-	w.WriteByte('\n')
+	return out
 }
 
 // format writes a parsed field back: its first token and each parameter

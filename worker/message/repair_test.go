@@ -115,7 +115,7 @@ func TestRepairReadings(t *testing.T) {
 			"Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"evil.exe\"\n\nx"},
 		{"name and name*", "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n" +
 			"Content-Type: application/octet-stream; name=\"a.txt\"; name*=UTF-8''b%2Eexe\n\nx\n--b--\n", 0,
-			"application/octet-stream", "b.exe", []string{"=?UTF-8?Q?b.exe?=", "a.txt"}, "x", "repeated parameter",
+			"application/octet-stream", "b.exe", []string{"=?UTF-8?Q?b.exe?=", "a.txt", "b.exe"}, "x", "repeated parameter",
 			"Content-Type: application/octet-stream; name*=UTF-8''b.exe\n\nx"},
 		{"junk line", "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\ngarbage line\n" +
 			"Content-Disposition: attachment; filename=\"x.exe\"\n\nbody\n--b--\n", 0,

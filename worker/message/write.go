@@ -61,6 +61,10 @@ func (m *Message) rewrite(top *Part) Rewrite {
 	var r Rewrite
 	r.BecameMultipart = isMultipartType(top.typ) && top.kind == multipart && !m.wasMultipart
 	fields := top.fields
+	if top.repair != repairNone {
+		// Written as the filter read it, like any repaired part.
+		fields = normalizedFields(fields)
+	}
 	if top.uu && !top.Modified() {
 		// Written as the original text part: report its header.
 		fields = top.origFields

@@ -121,6 +121,17 @@ func (f *Filter) installEntity() {
 			L.Push(lua.LString(f.checkPart(L, 1).FileName()))
 			return 1
 		},
+		// entity:filenames() is every file name a mail client could take
+		// from the part (message.Part.FileNames), as an array: what
+		// re_match matches besides fname.
+		"filenames": func(L *lua.LState) int {
+			t := L.NewTable()
+			for _, n := range f.checkPart(L, 1).FileNames() {
+				t.Append(lua.LString(n))
+			}
+			L.Push(t)
+			return 1
+		},
 		// entity:param(name) is a Content-Type parameter, or nil.
 		"param": func(L *lua.LState) int {
 			v := f.checkPart(L, 1).Param(checkText(L, 2))
