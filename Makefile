@@ -40,11 +40,15 @@ test-sendmail: build
 FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl \
              worker:./message worker:./filter worker:./internal/spooldir
 FUZZTIME  ?= 20s
-fuzz:
+# Then the broken-MIME differential test (worker/conformance TestBrokenMIME)
+# with a random seed on FUZZ_BROKEN_N messages (the seed is printed).
+FUZZ_BROKEN_N ?= 10000
+fuzz: build
 	@for mp in $(FUZZ_PKGS); do m=$${mp%%:*}; p=$${mp#*:}; \
 	  for f in $$(cd $$m && $(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 	    echo "== $$m $$p $$f"; (cd $$m && $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$(FUZZTIME) -parallel=2 $$p) || exit 1; \
 	  done; done
+	cd worker && MD_BIN_DIR=$(BIN) MD_BROKEN_SEED=random MD_BROKEN_N=$(FUZZ_BROKEN_N) $(GO) test -count=1 -v -timeout 60m -run '^TestBrokenMIME$$' ./conformance/
 
 bench: build
 	bash bench/run.sh

@@ -83,6 +83,40 @@ func TestPostfixProductStack(t *testing.T) {
 		}
 	})
 
+	// Issue #10's reproducers through the whole stack: an attachment
+	// whose header runs into the next boundary (an empty text/plain for
+	// MIME-tools, screen.scr for mail clients) and a part with two
+	// Content-Disposition fields (safe.txt for MIME-tools, evil.exe for a
+	// client that takes the last) are both dropped with the warning, and
+	// what is delivered has well-formed part headers.
+	t.Run("attachments behind broken headers are dropped", func(t *testing.T) {
+		const b = "md-broken-boundary"
+		msg := &harness.Message{From: from, To: to, Subject: "product broken mime",
+			Headers: []string{"MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="` + b + `"`},
+			Body: "--" + b + "\nContent-Type: text/plain\n\nhello\n" +
+				"--" + b + "\nContent-Type: application/octet-stream; name=\"screen.scr\"\nContent-Transfer-Encoding: base64\n" +
+				"Content-Disposition: attachment; filename=\"screen.scr\"\nTVqQAAMAAAAEAAAA\n" +
+				"--" + b + "\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"safe.txt\"\n" +
+				"Content-Disposition: attachment; filename=\"evil.exe\"\nContent-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n" +
+				"--" + b + "\nContent-Type: text/plain\n\nbye\n--" + b + "--\n"}
+		res := harness.Send(t, stack.Postfix.Addr, msg)
+		if !res.Accepted() {
+			t.Fatalf("message not accepted: %s reply %q", res.Stage, res.Reply)
+		}
+		got := stack.Postfix.WaitForMessage(t, msg.MessageID)
+		body := string(got.Body)
+		for _, gone := range []string{"screen.scr\"", "evil.exe\"", "TVqQAAMAAAAEAAAA"} {
+			if strings.Contains(body, gone) {
+				t.Errorf("delivered message still has %q:\n%s", gone, got.Raw)
+			}
+		}
+		for _, kept := range []string{"hello", "bye", "An attachment named screen.scr was removed", "An attachment named safe.txt was removed"} {
+			if !strings.Contains(body, kept) {
+				t.Errorf("delivered message lacks %q:\n%s", kept, got.Raw)
+			}
+		}
+	})
+
 	t.Run("broken filter is refused by reread", func(t *testing.T) {
 		good, err := os.ReadFile(stack.Multiplexor.Filter)
 		if err != nil {

@@ -131,7 +131,7 @@ func TestBrokenMIME(t *testing.T) {
 		c := &brokenCase{i: i, msg: m, perl: perl[i], md: md[i], perlErr: perlErrs[i], mdErr: mdErrs[i],
 			inputView: views[inputs[i]],
 			perlView:  views[filepath.Join(perlDirs[i], "delivered.eml")],
-			mdView:   views[filepath.Join(mdDirs[i], "delivered.eml")]}
+			mdView:    views[filepath.Join(mdDirs[i], "delivered.eml")]}
 		for _, f := range c.check() {
 			failures = append(failures, f)
 			counts["FAIL "+strings.SplitN(f, ":", 2)[0]]++

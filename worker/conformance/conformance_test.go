@@ -13,6 +13,11 @@
 // apt-get line that installs it. md-worker is taken from $MD_BIN_DIR, or
 // built from ../cmd/md-worker.
 //
+// TestBrokenMIME (broken_test.go) is the second half: a differential test
+// on generated broken messages, read by independent readers (Python's email
+// package and MIME-tools), that holds md-worker to "what the filter saw is
+// what the recipient gets".
+//
 // Environment: MD_BIN_DIR (directory holding md-worker), CONFORMANCE_VERBOSE
 // (log every reference outcome), CONFORMANCE_KEEP=DIR (keep both working
 // directories of every message under DIR for debugging), CONFORMANCE_REPORT=FILE

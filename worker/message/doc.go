@@ -70,9 +70,22 @@
 // identical to MIME-tools', and so it is over 600 randomly broken copies of
 // it (TestDifferential) and over the corpus rebuilt by a filter
 // (TestRewrittenMatchesMIMETools); extract_uuencode and max_parts counting
-// are reproduced too. The deliberate deviations, none of which the corpus
-// reaches (TestConformance carries a per-message table for any that
-// would):
+// are reproduced too, except where MIME-tools hides from the filter what a
+// mail client shows (repair.go; docs/compatibility.md, "Broken MIME"):
+//
+//   - A part whose header runs into the next boundary without a blank line
+//     is read as mail clients read it (the header ends at its first line
+//     that is not a field), not as MIME-tools' empty text/plain.
+//   - message/* parts of other types than rfc822, external-body, partial
+//     and delivery-status are parsed as attached messages.
+//   - Part.Names lists every file name any reader could take from a part;
+//     the filter's re_match family matches all of them.
+//   - A part whose header needed a repair (Part.Repaired) is written back
+//     in normalized form, so the delivered message shows what the filter
+//     read; a message with such a part is always rewritten.
+//
+// The other deliberate deviations, none of which the corpus reaches
+// (TestConformance carries a per-message table for any that would):
 //
 //   - BinHex: MIME-tools decodes a "(This file must be converted with
 //     BinHex" body and the binhex / x-uuencode transfer encodings; here such

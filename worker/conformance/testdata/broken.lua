@@ -15,7 +15,7 @@ local function saw(entity, type)
   action_add_header("X-Broken-Saw", type .. "\31" .. names)
 end
 
-function filter(entity, fname, ext, type)
+local function check(entity, type)
   saw(entity, type)
   if re_match(entity, [[\.(exe|com|bat|scr|pif|vbs)\.*$]]) then
     return action_drop_with_warning("Removed a dangerous attachment.")
@@ -23,13 +23,13 @@ function filter(entity, fname, ext, type)
   return action_accept()
 end
 
+function filter(entity, fname, ext, type)
+  return check(entity, type)
+end
+
 -- As in the upstream suggested filter, a container's names count too.
 function filter_multipart(entity, fname, ext, type)
-  saw(entity, type)
-  if re_match(entity, [[\.(exe|com|bat|scr|pif|vbs)\.*$]]) then
-    return action_drop_with_warning("Removed a dangerous attachment.")
-  end
-  return action_accept()
+  return check(entity, type)
 end
 
 function filter_end(entity)
