@@ -97,6 +97,7 @@ func (p *Part) SetHeader(name, value string) {
 	p.fields = out
 	p.hdrEdited = true
 	p.segment = nil
+	p.namesOK = false
 	switch lname {
 	case "content-type":
 		t := effectiveType(value, "text/plain")
@@ -128,6 +129,7 @@ func (p *Part) DeleteHeader(name string) {
 	}
 	if p.hdrEdited {
 		p.segment = nil
+		p.namesOK = false
 	}
 	p.fields = out
 }

@@ -47,6 +47,7 @@ type Message struct {
 	orig         *Part // the entity parsed from raw: top itself, or its only child
 	wasMultipart bool
 	errs         []string
+	hdrEnd       int // end of the message header's fields in raw
 }
 
 // Top returns the top-level entity. It is always a multipart container, as

@@ -78,8 +78,11 @@ func wrap(m *Message, body *Part) *Part {
 		child.sep = []byte("\n")
 	}
 	// For a reader the message header is the part's header: Names
-	// looks at all of it (a field hidden behind a bare CR in Subject).
-	child.hidden = body.RawHeader()
+	// looks at all of it when a field may hide behind a bare CR (in
+	// Subject, say); the Content-* fields are the child's anyway.
+	if hdr := m.raw[:m.hdrEnd]; bareCR(hdr) >= 0 {
+		child.hidden = hdr
+	}
 	b := makeBoundary()
 	topFields = append(topFields, field{name: "Content-Type", raw: []byte("Content-Type: multipart/mixed; boundary=\"" + b + "\"\n")})
 	w := &Part{
@@ -281,7 +284,9 @@ func (ps *parser) part(pos int, bounds []string, retype string, depth int) (*Par
 		ps.errorf("bogus part, without CRLF before body")
 		end := ps.endBefore(*bogus, start)
 		if end == start {
-			// A doubled boundary line: an empty part for everyone.
+			// A doubled boundary line: an empty part for everyone,
+			// text/plain for MIME-tools even in a digest.
+			p.digestGap = retype != ""
 			p.typ, p.htype, p.encoding = "text/plain", "text/plain", "7bit"
 			p.body = raw[end:end]
 			p.segment = raw[start:end]
@@ -299,6 +304,9 @@ func (ps *parser) part(pos int, bounds []string, retype string, depth int) (*Par
 		}
 	}
 	p.fields = splitFields(raw[start:hdrEnd])
+	if depth == 0 {
+		ps.m.hdrEnd = hdrEnd
+	}
 	if p.repair == repairNone && depth > 0 {
 		p.repair = headerRepair(p.fields)
 	}

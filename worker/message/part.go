@@ -85,6 +85,13 @@ type Part struct {
 	// clientNested: an attached message of a message/* type MIME-tools
 	// reads as a leaf (see clientNested).
 	clientNested bool
+	// digestGap: the empty text/plain of a doubled boundary line in a
+	// multipart/digest, where an empty part written out would default
+	// to message/rfc822: written with its type (writePart).
+	digestGap bool
+
+	names   []string // Names, once read; reset by header edits
+	namesOK bool
 }
 
 // Type returns the part's MIME type in lower case as MIMEDefang's $type

@@ -134,10 +134,11 @@ func headerRepair(fs []field) repairKind {
 		}
 	}
 	for _, f := range fs {
-		if strings.EqualFold(f.name, "content-type") || strings.EqualFold(f.name, "content-disposition") {
-			if parseParams(f.value()).repeated {
-				return repairParams
-			}
+		// A parameter given twice needs two semicolons (cheap to rule out).
+		if bytes.Count(f.raw, []byte(";")) >= 2 &&
+			(strings.EqualFold(f.name, "content-type") || strings.EqualFold(f.name, "content-disposition")) &&
+			parseParams(f.value()).repeated {
+			return repairParams
 		}
 	}
 	return repairNone
@@ -201,8 +202,18 @@ func (m *Message) ExtraTopFields() []HeaderField {
 // keeps the last, other readers the first), fields MIME-tools skips as
 // malformed ("Content-Type : ...") and header-like lines that the part's
 // reading puts in its body. MIMEDefang's re_match family matches all of
-// them, so a name hidden by a broken header is still matched.
+// them, so a name hidden by a broken header is still matched. The list is
+// read once and kept (header edits reset it), so Names, like any edit, must
+// not run concurrently on the same Part.
 func (p *Part) Names() []string {
+	if p.namesOK {
+		return p.names
+	}
+	p.names, p.namesOK = p.readNames(), true
+	return p.names
+}
+
+func (p *Part) readNames() []string {
 	var out []string
 	add := func(v string) {
 		for _, o := range out {
@@ -241,6 +252,12 @@ func (p *Part) Names() []string {
 			for _, v := range lenientParams(value) {
 				add(v)
 			}
+			if i := strings.IndexAny(value, "\r\n"); i >= 0 {
+				// Some readers stop a value at the end of its line.
+				for _, v := range lenientParams(value[:i]) {
+					add(v)
+				}
+			}
 		}
 	}
 	collect(p.fields)
@@ -271,13 +288,22 @@ func (p *Part) FileNames() []string {
 }
 
 // lenientParams returns the name and filename values of a field value as
-// the most lenient readers take them: the value unfolded, cut at each
+// the most lenient readers take them (Names also tries the value's first
+// line alone): the value unfolded, cut at each
 // semicolon outside quotes, everything after "name=" or "filename=" up to
 // the next one (a bad token, a fold, a missing closing quote included),
 // blanks and one pair of quotes around it removed. Only values that differ
 // from MIME-tools' reading matter; Names drops the others as repeats.
 func lenientParams(value string) []string {
-	value = strings.NewReplacer("\r", "", "\n", "").Replace(value)
+	if strings.ContainsAny(value, "\r\n") {
+		b := make([]byte, 0, len(value))
+		for i := 0; i < len(value); i++ {
+			if value[i] != '\r' && value[i] != '\n' {
+				b = append(b, value[i])
+			}
+		}
+		value = string(b)
+	}
 	var out []string
 	// RFC 2231 continuations (name*0, name*1*, ...), whichever pieces
 	// are there, joined in order.

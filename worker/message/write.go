@@ -99,6 +99,10 @@ func chomp(s string) string { return strings.TrimSuffix(s, "\n") }
 
 // writePart writes a whole entity: header, blank line, body.
 func writePart(w *bufio.Writer, p *Part) error {
+	if p.digestGap && !p.Modified() {
+		_, err := w.WriteString("Content-Type: text/plain\n\n")
+		return err
+	}
 	if !p.Modified() && p.segment != nil {
 		_, err := w.Write(p.segment)
 		return err
