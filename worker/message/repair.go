@@ -71,8 +71,8 @@ var singleFields = [...]string{"content-type", "content-disposition", "content-t
 // ("message/\x00rfc822" is "message/" for MIME-tools). Such a part is
 // parsed as an attached message, so the filter sees what clients show.
 func clientNested(major, typ string) bool {
-	if major != "message" {
-		return false
+	if major != "message" || !strings.HasPrefix(typ, "message/") {
+		return false // ("message" alone is no type: text/plain for clients)
 	}
 	switch typ {
 	case "message/rfc822", "message/external-body", "message/partial", "message/delivery-status":
