@@ -5,10 +5,13 @@ go 1.26.8
 require (
 	github.com/spf13/cobra v1.10.2
 	github.com/yuin/gopher-lua v1.1.2
-	golang.org/x/text v0.34.0
+	golang.org/x/text v0.42.0
 )
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/mdgo/md/proto v0.0.0
 	github.com/spf13/pflag v1.0.9 // indirect
 )
+
+replace github.com/mdgo/md/proto => ../proto
