@@ -3,7 +3,7 @@
 
 GO       ?= go
 BIN      := $(CURDIR)/bin
-MODULES  := proto milterd multiplexor worker integration
+MODULES  := internal proto milterd multiplexor worker integration
 # The run target's scratch space; override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= $(CURDIR)/var
 
@@ -30,7 +30,7 @@ modules:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone (GOWORK=off)"; exit 1; }; done
 
 unit:
-	@for m in proto milterd multiplexor worker; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
+	@for m in internal proto milterd multiplexor worker; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 
 integration: build
 	cd integration && MD_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 20m ./...

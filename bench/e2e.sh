@@ -58,7 +58,7 @@ for f in "$orig_milter" "$orig_mux" "$orig_worker" "$mdctrl"; do
   [ -x "$f" ] || die "$f is missing: apt-get install -y mimedefang"
 done
 for f in /usr/sbin/postfix /usr/sbin/postconf; do
-  [ -x "$f" ] || die "$f is missing: install postfix (see /work/shared/design/testing.md)"
+  [ -x "$f" ] || die "$f is missing: install postfix (apt-get install -y postfix; see integration/README.md)"
 done
 id "$run_user" >/dev/null 2>&1 || die "user $run_user does not exist (apt-get install -y mimedefang creates defang)"
 id postfix >/dev/null 2>&1 || die "user postfix does not exist"

@@ -17,6 +17,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/emersion/go-message v0.18.2 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/mdgo/md/internal v0.0.0
 	github.com/mdgo/md/proto v0.0.0
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -28,3 +29,5 @@ require (
 )
 
 replace github.com/mdgo/md/proto => ../proto
+
+replace github.com/mdgo/md/internal => ../internal

@@ -10,21 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
-// goldenDir finds the captured transcripts of the original programs. They
-// live outside this module (../shared beside the checkout, as in CI); the
-// tests that read them fail, saying where to find them, when they are absent.
+// goldenDir finds the captured transcripts of the original programs
+// (testdata/golden/transcripts at the top of the repository).
 func goldenDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("MD_GOLDEN_TRANSCRIPTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "golden", "transcripts")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("golden transcripts not found (%v): they live in ../shared/golden beside the checkout; set MD_GOLDEN_TRANSCRIPTS to the directory holding *.milter-mx.socat.txt", err)
-	}
-	return dir
+	return golden.Dir(t, "transcripts")
 }
 
 // A socat chunk: direction ('>' milter→multiplexor, '<' reply) and bytes.

@@ -10,8 +10,11 @@ require (
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/mdgo/md/internal v0.0.0
 	github.com/mdgo/md/proto v0.0.0
 	github.com/spf13/pflag v1.0.9 // indirect
 )
 
 replace github.com/mdgo/md/proto => ../proto
+
+replace github.com/mdgo/md/internal => ../internal

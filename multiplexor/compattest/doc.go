@@ -8,7 +8,7 @@
 // through both, and then compares:
 //
 //   - the output of /usr/bin/md-mx-ctrl for every command of the golden
-//     index (/work/shared/golden/md-mx-ctrl/index.tsv), and of our
+//     index (testdata/golden/md-mx-ctrl/index.tsv), and of our
 //     md-mx-ctrl, against each multiplexor, with volatile numbers (process
 //     ids, ages, uptimes, timings) masked but column layout kept;
 //   - the raw replies of the priv and unpriv sockets, including the empty
@@ -25,7 +25,7 @@
 // It needs root (the multiplexors drop to the user defang, as packaged), the
 // Debian mimedefang package (`apt-get install -y mimedefang`) and built
 // binaries (`make build`; MD_BIN_DIR overrides ../../bin). MD_GOLDEN_DIR
-// overrides /work/shared/golden. Run it with
+// overrides testdata/golden. Run it with
 //
 //	go test -count=1 -v ./compattest/
 //

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
 // The Debian originals ours must match.
@@ -139,17 +141,12 @@ func needBins(t *testing.T) bins {
 	return b
 }
 
-// goldenDir is where the original's recorded outputs live.
+// goldenDir is where the original's recorded outputs live
+// (testdata/golden at the top of the repository, or $MD_GOLDEN_DIR).
 func goldenDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("MD_GOLDEN_DIR")
-	if dir == "" {
-		dir = "/work/shared/golden"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "md-mx-ctrl", "index.tsv")); err != nil {
-		t.Fatalf("golden outputs not found (%v): set MD_GOLDEN_DIR to the directory holding md-mx-ctrl/index.tsv", err)
-	}
-	return dir
+	golden.Dir(t, "md-mx-ctrl", "index.tsv")
+	return golden.Dir(t)
 }
 
 // workerIDs returns the uid and gid of workerUser.

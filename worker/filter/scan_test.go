@@ -11,9 +11,13 @@ import (
 	"testing"
 
 	"github.com/mdgo/md/worker/message"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
-const goldenSpool = "../../../shared/golden/spool"
+// goldenSpool is the working directories the original kept
+// (testdata/golden/spool at the top of the repository).
+func goldenSpool(t testing.TB) string { return golden.Dir(t, "spool") }
 
 // typicalFilter is the Go port of golden/filters/typical.filter, the Perl
 // filter that produced the golden spools.
@@ -88,7 +92,7 @@ func copyCase(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"COMMANDS", "HEADERS", "INPUTMSG"} {
-		b, err := os.ReadFile(filepath.Join(goldenSpool, name, f))
+		b, err := os.ReadFile(filepath.Join(goldenSpool(t), name, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,10 +123,10 @@ func TestScanGolden(t *testing.T) {
 			if reply := w.Handle(context.Background(), "scan QID "+dir+"\n"); reply != "ok\n" {
 				t.Fatalf("reply %q, log:\n%s", reply, log)
 			}
-			if got, want := readFile(t, filepath.Join(dir, "RESULTS")), readFile(t, filepath.Join(goldenSpool, name, "RESULTS")); got != want {
+			if got, want := readFile(t, filepath.Join(dir, "RESULTS")), readFile(t, filepath.Join(goldenSpool(t), name, "RESULTS")); got != want {
 				t.Errorf("RESULTS:\n%s\nwant:\n%s", got, want)
 			}
-			wantBody, err := os.ReadFile(filepath.Join(goldenSpool, name, "NEWBODY"))
+			wantBody, err := os.ReadFile(filepath.Join(goldenSpool(t), name, "NEWBODY"))
 			gotBody, gerr := os.ReadFile(filepath.Join(dir, "NEWBODY"))
 			switch {
 			case err != nil && gerr == nil:

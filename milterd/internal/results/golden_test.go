@@ -11,27 +11,15 @@ import (
 	"testing"
 
 	"github.com/mdgo/md/milterd/internal/mxclient"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
-// goldenDir finds the captures of the original MIMEDefang: $MD_GOLDEN_DIR,
-// else ../shared/golden beside the checkout (../../../../shared/golden from
-// this package), else /work/shared/golden. Missing captures fail the test.
+// goldenDir finds the captures of the original MIMEDefang
+// (testdata/golden at the top of the repository, or $MD_GOLDEN_DIR).
 func goldenDir(t testing.TB) string {
 	t.Helper()
-	cands := []string{os.Getenv("MD_GOLDEN_DIR"),
-		filepath.Join("..", "..", "..", "..", "shared", "golden"), "/work/shared/golden"}
-	for _, d := range cands {
-		if d == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Join(d, "spool")); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	t.Fatalf("golden captures not found: looked in $MD_GOLDEN_DIR, %s and /work/shared/golden; "+
-		"they live in ../shared/golden beside the checkout (spool/, transcripts/, evidence/); "+
-		"set MD_GOLDEN_DIR to that directory", cands[1])
-	return ""
+	return golden.Dir(t)
 }
 
 // header is one header of a message, as the MTA holds it.

@@ -6,22 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
 // The golden working directories were kept by the original mimedefang 3.3
-// (run with -d -G) behind Postfix 3.7; see shared/golden/README.md.
-var goldenCandidates = []string{"../../../../shared/golden", "/work/shared/golden"}
-
+// (run with -d -G) behind Postfix 3.7; see testdata/golden/README.md at the
+// top of the repository.
 func goldenDir(t *testing.T) string {
 	t.Helper()
-	for _, d := range goldenCandidates {
-		if fi, err := os.Stat(filepath.Join(d, "spool")); err == nil && fi.IsDir() {
-			return d
-		}
-	}
-	t.Fatalf("golden files missing: expected the directory shared/golden (with spool/ and transcripts/) at %s (relative to this package) or at %s",
-		goldenCandidates[0], goldenCandidates[1])
-	return ""
+	return golden.Dir(t)
 }
 
 func readGolden(t *testing.T, parts ...string) []byte {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
 // newTestServer builds a server without starting it: enough for the
@@ -116,7 +118,7 @@ func TestLoadFormats(t *testing.T) {
 func TestCommandTable(t *testing.T) {
 	s := newTestServer(t, nil)
 	golden := func(name string) string {
-		b, err := os.ReadFile("../../../../shared/golden/md-mx-ctrl/raw/" + name)
+		b, err := os.ReadFile(golden.Dir(t, "md-mx-ctrl", "raw", name))
 		if err != nil {
 			t.Fatalf("golden file: %v", err)
 		}

@@ -7,13 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	mdgolden "github.com/mdgo/md/internal/golden"
 )
 
-// golden reads testdata/golden/<name>, the original's output or, under
-// raw/, the multiplexor's raw reply.
+// golden reads md-mx-ctrl/<name> of the repository's captures
+// (testdata/golden at the top): the original's output or, under raw/, the
+// multiplexor's raw reply.
 func golden(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "golden", name))
+	b, err := os.ReadFile(filepath.Join(mdgolden.Dir(t, "md-mx-ctrl"), name))
 	if err != nil {
 		t.Fatalf("golden file: %v", err)
 	}

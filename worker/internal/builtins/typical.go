@@ -20,7 +20,7 @@ func init() {
 var badExtension = regexp.MustCompile(`(?i)\.(ade|adp|app|asd|asf|asx|bas|bat|chm|cmd|com|cpl|crt|dll|exe|fxp|hlp|hta|hto|inf|ini|ins|isp|jse?|lib|lnk|mdb|mde|msc|msi|msp|mst|ocx|pcd|pif|prg|reg|scr|sct|sh|shb|shs|sys|url|vb|vbe|vbs|vcs|vxd|wmd|wms|wmz|wsc|wsf|wsh|\{[^\}]+\})\.*$`)
 
 // Typical is the "typical site policy" of the golden captures
-// (shared/golden/filters/typical.filter) in Go: reject a Subject carrying
+// (testdata/golden/filters/typical.filter) in Go: reject a Subject carrying
 // MDLAB-REJECT, drop attachments with dangerous extensions with a
 // warning, append a disclaimer to every text/plain part and add an
 // X-Scanned header.

@@ -11,7 +11,7 @@ import (
 // without panicking, and every recipient has its mailer triple.
 func FuzzParseCommands(f *testing.F) {
 	for _, name := range []string{"clean", "exe", "reject", "clean-allchecks"} {
-		if b, err := os.ReadFile(filepath.Join(golden, name, "COMMANDS")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(spoolDir(f), name, "COMMANDS")); err == nil {
 			f.Add(b)
 		}
 	}

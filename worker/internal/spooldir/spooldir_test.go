@@ -7,12 +7,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
-const golden = "../../../../shared/golden/spool"
+// spoolDir is the working directories the original kept
+// (testdata/golden/spool at the top of the repository).
+func spoolDir(t testing.TB) string { return golden.Dir(t, "spool") }
 
 func TestReadCommandsGolden(t *testing.T) {
-	c, err := ReadCommands(filepath.Join(golden, "exe"), true, nil)
+	c, err := ReadCommands(filepath.Join(spoolDir(t), "exe"), true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +47,7 @@ func TestReadCommandsGolden(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
 	for _, name := range []string{"clean", "clean-allchecks", "reject"} {
-		c, err := ReadCommands(filepath.Join(golden, name), true, nil)
+		c, err := ReadCommands(filepath.Join(spoolDir(t), name), true, nil)
 		if err != nil || !c.SawF || c.QueueID == "" || len(c.Recipients) != 1 || c.SubjectCount != 1 || len(c.Unknown) != 0 {
 			t.Errorf("%s: %v %+v", name, err, c)
 		}
@@ -155,7 +159,7 @@ func TestResultsAppendGolden(t *testing.T) {
 	r.Write('F', "")
 	r.Close()
 	got, _ := os.ReadFile(filepath.Join(dir, "RESULTS"))
-	want, _ := os.ReadFile(filepath.Join(golden, "exe", "RESULTS"))
+	want, _ := os.ReadFile(filepath.Join(spoolDir(t), "exe", "RESULTS"))
 	if string(got) != string(want) {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -1,0 +1,3 @@
+module github.com/mdgo/md/internal
+
+go 1.26.8
