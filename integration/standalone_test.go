@@ -1,0 +1,59 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
+)
+
+// TestCloneStandsAlone clones the repository (its committed state) into an
+// empty temporary directory, with nothing beside it, and runs `make build
+// unit` there: every unit test finds what it reads inside the repository
+// (the captures of MIMEDefang 3.3 are testdata/golden), and no test reaches
+// for a folder next to the checkout. It also checks that no tracked file
+// outside the docs names such a folder.
+func TestCloneStandsAlone(t *testing.T) {
+	root := filepath.Dir(harness.ModuleRoot(t))
+	if _, err := os.Stat(filepath.Join(root, ".git")); err != nil {
+		t.Fatalf("%s is not a git checkout (%v): the test clones it", root, err)
+	}
+	out, err := exec.Command("git", "-C", root, "grep", "-l", "-e", "../shared", "-e", "/work/shared", "--",
+		".", ":!*.md", ":!integration/standalone_test.go").Output()
+	if files := strings.Fields(string(out)); err == nil && len(files) > 0 {
+		t.Errorf("tracked files name a folder outside the repository: %s", strings.Join(files, ", "))
+	}
+
+	// An empty directory of its own: nothing beside the clone.
+	parent := t.TempDir()
+	clone := filepath.Join(parent, "md")
+	if out, err := exec.Command("git", "clone", "--quiet", "--no-hardlinks", root, clone).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("the clone's parent holds %d entries (%v), want the clone alone", len(entries), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "build", "unit")
+	cmd.Dir = clone
+	cmd.Env = append(os.Environ(), "MD_GOLDEN_DIR=", "MD_BIN_DIR=")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make build unit in a clone with nothing beside it: %v\n%s", err, tail(b, 6000))
+	}
+}
+
+// tail returns the last n bytes of b.
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
