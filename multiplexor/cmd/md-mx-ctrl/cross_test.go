@@ -13,15 +13,17 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mdgo/md/internal/golden"
 )
 
 // goldenDir holds the original's outputs of record and the multiplexor's
-// raw replies (see its README.md).
-const goldenDir = "../../internal/mxctrl/testdata/golden"
+// raw replies: md-mx-ctrl/ of the repository's captures (testdata/golden).
+func goldenDir(t testing.TB) string { return golden.Dir(t, "md-mx-ctrl") }
 
 func readGolden(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name))
+	b, err := os.ReadFile(filepath.Join(goldenDir(t), name))
 	if err != nil {
 		t.Fatalf("golden file: %v", err)
 	}
@@ -105,7 +107,7 @@ type crossCase struct {
 // of record, and requires identical stdout, stderr, exit status and request
 // bytes, and output equal to the golden file.
 func TestCrossGoldenIndex(t *testing.T) {
-	f, err := os.Open(filepath.Join(goldenDir, "index.tsv"))
+	f, err := os.Open(filepath.Join(goldenDir(t), "index.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
