@@ -7,7 +7,7 @@ MODULES  := internal proto milterd multiplexor worker integration
 # The run target's scratch space; override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= $(CURDIR)/var
 
-.PHONY: all build test modules unit integration test-sendmail run demo fuzz bench vet clean
+.PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean
 
 all: build
 
@@ -22,7 +22,12 @@ vet:
 
 # Unit tests of every module, then the end-to-end tests against the real
 # binaries, the original MIMEDefang and a real Postfix (see integration/README.md).
-test: build vet modules unit integration
+test: deps build vet modules unit integration
+
+# The Debian packages the tests need: installed when missing and run as
+# root, else the apt-get line to run is printed (integration/test-deps.sh).
+deps:
+	@bash integration/test-deps.sh
 
 # Every module builds on its own, without the workspace (go.work): each
 # go.mod requires what it imports, siblings through replace directives.
@@ -43,6 +48,7 @@ test-sendmail: build
 
 # Short fuzzing of every parser that reads another process's bytes.
 FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl \
+             milterd:./internal/spool milterd:./internal/results milterd:./internal/mxclient \
              worker:./message worker:./filter worker:./internal/spooldir
 FUZZTIME  ?= 20s
 # Then the broken-MIME differential test (worker/conformance TestBrokenMIME)

@@ -3,8 +3,7 @@
 // multiplexor for the relay, HELO, sender and recipient verdicts and for the
 // scan, and turns the RESULTS file into milter actions.
 //
-// The work is in progress (issue 3): internal/spool writes the working
-// directory, internal/results reads RESULTS, internal/mxclient talks to the
-// multiplexor. The milter session on go-milter and the bin/md-milterd binary
-// come next.
+// The binary is cmd/md-milterd. internal/milter is the session on go-milter,
+// internal/spool writes the working directory, internal/results reads
+// RESULTS, internal/mxclient talks to the multiplexor.
 package milterd

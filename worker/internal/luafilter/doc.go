@@ -16,7 +16,7 @@
 // The state is sandboxed: only the base, table, string and math libraries
 // and os.time/os.date/os.clock/os.difftime are opened; dofile, loadfile,
 // require, io and os.execute are absent unless Options.UnsafeLibs is set
-// (md-worker --lua-unsafe-libs). gopher-lua cannot cap the memory a script
+// (MD_WORKER_LUA_UNSAFE_LIBS=1 in md-worker's environment). gopher-lua cannot cap the memory a script
 // allocates: the stacks are bounded here, and the worker process itself is
 // bounded and recycled by the multiplexor (-R, -M).
 //

@@ -6,8 +6,8 @@ import (
 
 // Engine is the filter.Engine (and filter.Checker) for files ending in
 // ".lua". DefaultEngine is registered with package filter when this
-// package is imported; cmd/md-worker sets its Options from the command
-// line (--lua-unsafe-libs) before loading a filter.
+// package is imported; cmd/md-worker sets its Options from its
+// environment (MD_WORKER_LUA_UNSAFE_LIBS) before loading a filter.
 type Engine struct {
 	Options Options
 }

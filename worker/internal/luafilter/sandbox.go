@@ -30,7 +30,7 @@ const (
 // newState makes an empty Lua state with the sandboxed standard libraries:
 // base (without dofile, loadfile, require, module, print to stdout), table,
 // string, math and os.time/os.date/os.clock/os.difftime. With unsafe it
-// opens every gopher-lua library as is (--lua-unsafe-libs).
+// opens every gopher-lua library as is (MD_WORKER_LUA_UNSAFE_LIBS=1).
 func newState(unsafe bool, log *slog.Logger) *lua.LState {
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:        true,

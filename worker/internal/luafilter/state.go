@@ -19,7 +19,7 @@ import (
 type Options struct {
 	// UnsafeLibs opens every gopher-lua library (io, os, package with
 	// require, debug, coroutine, channel) and keeps dofile and loadfile:
-	// md-worker's --lua-unsafe-libs. Off by default.
+	// md-worker's MD_WORKER_LUA_UNSAFE_LIBS=1. Off by default.
 	UnsafeLibs bool
 	// CallTimeout caps each callback in addition to the request's own
 	// deadline; zero means the request deadline alone. File-scope code and

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The Debian packages `make test` needs, in one place. Run by `make test`
+# (target deps) and so by .ci/run: installs what is missing when run as
+# root, otherwise prints the apt-get line to run and fails.
+#
+#   mimedefang, libnet-dns-perl, libio-socket-ssl-perl, libmime-tools-perl,
+#   libarchive-zip-perl, libhtml-parser-perl: the original MIMEDefang 3.3
+#     and the Perl modules mimedefang.pl loads (Debian's package leaves two
+#     undeclared), compared side by side in every module's tests
+#   postfix, swaks, socat: the MTA and the SMTP and socket tools of the
+#     end-to-end tests
+#   python3: the independent MIME reader of worker/conformance TestBrokenMIME
+#   debootstrap, systemd: the Sendmail chroot and the systemd root of the
+#     Sendmail and unit-file tests
+set -euo pipefail
+
+packages=(mimedefang postfix swaks socat libnet-dns-perl libio-socket-ssl-perl
+  libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "make test needs these Debian packages: ${missing[*]}" >&2
+  echo "install them as root with:" >&2
+  echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  echo "(Postfix asks questions at install time unless preseeded: running 'make test' as root does that)" >&2
+  exit 1
+fi
+
+echo "installing the packages make test needs: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# Postfix asks at install time: a local-only mail system named localhost.
+echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+apt-get install -y --no-install-recommends "${missing[@]}"
