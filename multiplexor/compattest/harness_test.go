@@ -135,7 +135,7 @@ func needBins(t *testing.T) bins {
 	b := bins{ourMux: filepath.Join(dir, "md-multiplexor"), ourCtrl: filepath.Join(dir, "md-mx-ctrl")}
 	for _, p := range []string{b.ourMux, b.ourCtrl} {
 		if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
-			t.Fatalf("%s is missing or not executable (%v): run `make build` in /work/main (or set MD_BIN_DIR)", p, err)
+			t.Fatalf("%s is missing or not executable (%v): run `make build` at the top of the repository (or set MD_BIN_DIR)", p, err)
 		}
 	}
 	return b
