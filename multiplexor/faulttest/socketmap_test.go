@@ -22,10 +22,14 @@ func TestSocketMap(t *testing.T) {
 	l.Close()
 	m := startMux(t, "-m", "1", "-x", "2", "-N", fmt.Sprintf("inet:%d", addr.Port))
 	m.waitIdle(1, 10*time.Second)
-	c, err := net.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatalf("dial SOCKETMAP socket: %v", err)
-	}
+	// The listener may open a moment after the first worker is idle
+	// (seen on a loaded machine): wait for it, within a deadline.
+	var c net.Conn
+	var dialErr error
+	waitFor(t, 30*time.Second, "the SOCKETMAP listener", func() bool {
+		c, dialErr = net.Dial("tcp", addr.String())
+		return dialErr == nil
+	})
 	defer c.Close()
 	r := bufio.NewReader(c)
 	ask := func(req string) string {
