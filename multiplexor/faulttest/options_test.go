@@ -456,7 +456,7 @@ type notifyConn struct {
 func dialNotify(t *testing.T, addr string) *notifyConn {
 	t.Helper()
 	var c net.Conn
-	waitFor(t, 5*time.Second, "the notification socket", func() bool {
+	waitFor(t, 30*time.Second, "the notification socket", func() bool {
 		var err error
 		c, err = net.Dial("tcp", addr)
 		return err == nil
