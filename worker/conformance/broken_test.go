@@ -182,37 +182,31 @@ var deviations = map[string]string{
 		"sees it and the policy drops the part, even where no reader tested here shows that name (a container's name).",
 }
 
-// attachedMessageBeyondMIMETools tells whether raw has a message/* part that
-// md-worker parses as an attached message and MIME-tools reads as a leaf.
-func attachedMessageBeyondMIMETools(raw []byte) bool {
+// inputFacts is what md-worker's reading of a generated message says about
+// it, for the classification: whether a message/* part that MIME-tools reads
+// as a leaf is parsed as an attached message, whether a part carries a name
+// the policy drops among the names md-worker reads beyond MIME-tools' two
+// (message.Part.Names after the Content-Disposition filename and
+// Content-Type name) or only once Windows trims it, and whether a part's
+// header needed a repair.
+type inputFacts struct {
+	attachedMessage, hiddenDangerousName, repaired bool
+}
+
+func readInput(raw []byte) inputFacts {
+	var f inputFacts
 	m, err := mdmessage.Parse(raw, mdmessage.Limits{})
 	if err != nil {
-		return false
+		return f
 	}
-	found := false
+	f.repaired = len(m.RepairedParts()) > 0
 	mdmessage.Walk(m.Top(), func(p *mdmessage.Part, _ int) bool {
 		switch t := p.Type(); {
 		case !p.IsMultipart() || !strings.HasPrefix(t, "message/"):
 		case t == "message/rfc822" || t == "message/external-body" || t == "message/partial":
 		default:
-			found = true
+			f.attachedMessage = true
 		}
-		return !found
-	})
-	return found
-}
-
-// hiddenDangerousName tells whether a part of raw carries a name the
-// policy drops among the names md-worker reads beyond MIME-tools' two
-// (message.Part.Names after the Content-Disposition filename and Content-Type
-// name), or only once Windows trims it.
-func hiddenDangerousName(raw []byte) bool {
-	m, err := mdmessage.Parse(raw, mdmessage.Limits{})
-	if err != nil {
-		return false
-	}
-	found := false
-	mdmessage.Walk(m.Top(), func(p *mdmessage.Part, _ int) bool {
 		var primary []string
 		for _, src := range [...][2]string{{"Content-Disposition", "filename"}, {"Content-Type", "name"}} {
 			if v, ok := p.MIMEAttr(src[0], src[1]); ok {
@@ -222,12 +216,12 @@ func hiddenDangerousName(raw []byte) bool {
 		for _, n := range p.Names() {
 			d := mdmessage.DecodeMIMEWords(n)
 			if dangerous(d) && (!slices.Contains(primary, d) || !dangerousRE.MatchString(d)) {
-				found = true
+				f.hiddenDangerousName = true
 			}
 		}
-		return !found
+		return true
 	})
-	return found
+	return f
 }
 
 // brokenCase is one generated message and what became of it.
@@ -397,13 +391,12 @@ func (c *brokenCase) category() string {
 			}
 		}
 	}
-	if attachedMessageBeyondMIMETools(c.msg.raw) {
+	switch f := readInput(c.msg.raw); {
+	case f.attachedMessage:
 		return "md-worker-parses-attached-message"
-	}
-	if hiddenDangerousName(c.msg.raw) {
+	case f.hiddenDangerousName:
 		return "md-worker-sees-hidden-name"
-	}
-	if m, err := mdmessage.Parse(c.msg.raw, mdmessage.Limits{}); err == nil && len(m.RepairedParts()) > 0 {
+	case f.repaired:
 		return "repaired-part-normalized"
 	}
 	return ""

@@ -19,8 +19,6 @@ const corpusDir = "../testdata/corpus"
 // documentation, "Differences from MIME-tools"): want is replaced by got.
 var deviations = map[string]struct{ want, got string }{}
 
-const leaf0 = leaf
-
 // dumpTree renders a Message the way mimetools-dump.pl renders MIME-tools' tree.
 func dumpTree(t testing.TB, m *Message) string {
 	var b strings.Builder
@@ -40,10 +38,10 @@ func dumpTree(t testing.TB, m *Message) string {
 		if p.clientNested {
 			// The documented deviation: MIME-tools reads a
 			// message/* part other than rfc822 as a leaf.
-			leaf := *p
-			leaf.kind = leaf0
+			asLeaf := *p
+			asLeaf.kind = leaf
 			h := sha256.New()
-			if _, err := leaf.DecodeTo(h); err != nil {
+			if _, err := asLeaf.DecodeTo(h); err != nil {
 				t.Errorf("DecodeTo: %v", err)
 			}
 			fmt.Fprintf(&b, "%d\t%s\t%s\t%x\n", depth, escDump(p.Type()), escDump(p.FileName()), h.Sum(nil))
