@@ -26,10 +26,12 @@ func TestCrash(t *testing.T) {
 	m := startMux(t, "-m", "2", "-x", "3", "-w", "1")
 	m.waitIdle(2, 10*time.Second)
 
-	slow := m.async("sleep 500")
-	waitFor(t, 5*time.Second, "the sleep to be running", func() bool { return m.status().count('B') == 1 })
+	gate, open := m.gate("slow")
+	slow := m.async("sleep " + gate)
+	waitFor(t, 30*time.Second, "the sleep to be running", func() bool { return m.status().count('B') == 1 })
 	m.expect("crash", replyNoResponse)
-	if r := await(t, slow, 15*time.Second, "sleep 500"); r != "ok slept\n" {
+	open()
+	if r := await(t, slow, 15*time.Second, "sleep"); r != "ok slept\n" {
 		t.Errorf("sleep 500 running beside the crash: reply %q, want %q", r, "ok slept\n")
 	}
 
@@ -233,13 +235,15 @@ func TestTwoLinesInOneWriteWithQueue(t *testing.T) {
 	const rounds = 10
 	for round := 0; round < rounds; round++ {
 		old := pidsIn(m.waitIdle(1, 10*time.Second), "I")[0]
-		g := m.async("twolines 300")
-		waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+		gate, open := m.gate(strconv.Itoa(round))
+		g := m.async("twolines " + gate)
+		waitFor(t, 30*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 		var qs []<-chan string
 		for i := 0; i < 3; i++ {
 			qs = append(qs, m.async(fmt.Sprintf("echo r%dq%d", round, i)))
-			waitFor(t, 5*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
+			waitFor(t, 30*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
 		}
+		open()
 		if r := await(t, g, 15*time.Second, "twolines"); r != "ok twolines\n" {
 			t.Errorf("round %d: twolines: reply %q", round, r)
 		}
@@ -265,13 +269,15 @@ func TestCrashWithQueue(t *testing.T) {
 	t.Parallel()
 	m := startMux(t, "-m", "1", "-x", "1", "-w", "1", "-q", "4", "-Q", "20")
 	m.waitIdle(1, 10*time.Second)
-	c := m.async("crash 1500") // long enough to queue three requests behind it, even under -race
-	waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+	gate, open := m.gate("crash")
+	c := m.async("crash " + gate)
+	waitFor(t, 30*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	var qs []<-chan string
 	for i := 0; i < 3; i++ {
 		qs = append(qs, m.async("echo q"+strconv.Itoa(i)))
-		waitFor(t, 5*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
+		waitFor(t, 30*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
 	}
+	open()
 	if r := await(t, c, 15*time.Second, "crash"); r != replyNoResponse {
 		t.Errorf("crash: reply %q, want %q", r, replyNoResponse)
 	}

@@ -340,6 +340,19 @@ func (m *mux) async(cmd string) <-chan string {
 	return ch
 }
 
+// gate returns a testworker argument that holds a command until open is
+// called (see testworker's sleepMS): a test that needs a worker busy while it
+// queues requests behind it opens the gate when the queue is in place,
+// instead of guessing how long that takes on a loaded machine.
+func (m *mux) gate(name string) (arg string, open func()) {
+	path := filepath.Join(m.spool, "gate-"+name)
+	return "gate:" + path, func() {
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			m.t.Fatalf("opening the gate: %v", err)
+		}
+	}
+}
+
 // await receives an async reply, failing the test if none comes within d.
 func await(t *testing.T, ch <-chan string, d time.Duration, what string) string {
 	t.Helper()

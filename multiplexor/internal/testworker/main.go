@@ -32,6 +32,9 @@
 //	                     then at once an unsolicited line garbage!!
 //	twolines [MS]        sleeps MS milliseconds, then writes ok twolines and a
 //	                     second line garbage!! in one single write
+//
+// Wherever a command takes MS, "gate:PATH" instead waits until the file PATH
+// exists (see sleepMS).
 //	half [exit]          writes "ok hal" with no newline, then sleeps forever
 //	                     (with exit: exits with status 3 instead)
 //	ignoreeof [term]     on stdin EOF sleep forever instead of exiting; with
@@ -141,7 +144,19 @@ func sleepForever() {
 	}
 }
 
+// sleepMS waits before a reply: MS milliseconds, or, for an argument
+// "gate:PATH", until the file PATH exists (checked every 10 ms, for at most
+// two minutes), so that a test can hold a worker busy exactly as long as it
+// needs to set up what happens meanwhile, however loaded the machine is.
 func sleepMS(s string) {
+	if path, ok := strings.CutPrefix(s, "gate:"); ok {
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(path); err == nil {
+				return
+			}
+		}
+		return
+	}
 	if ms, err := strconv.Atoi(s); err == nil && ms > 0 {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
