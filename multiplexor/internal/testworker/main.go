@@ -32,9 +32,6 @@
 //	                     then at once an unsolicited line garbage!!
 //	twolines [MS]        sleeps MS milliseconds, then writes ok twolines and a
 //	                     second line garbage!! in one single write
-//
-// Wherever a command takes MS, "gate:PATH" instead waits until the file PATH
-// exists (see sleepMS).
 //	half [exit]          writes "ok hal" with no newline, then sleeps forever
 //	                     (with exit: exits with status 3 instead)
 //	ignoreeof [term]     on stdin EOF sleep forever instead of exiting; with
@@ -51,6 +48,9 @@
 //	                     commands above; any other QID: ok
 //	tick N               tock N
 //	anything else        error: Unknown command
+//
+// Wherever a command takes MS, "gate:PATH" instead waits until the file PATH
+// exists (see sleepMS).
 //
 // On EOF on stdin it exits 0, unless ignoreeof was given.
 package main
