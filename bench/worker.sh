@@ -46,15 +46,15 @@ echo "bench: building md-worker and workerload" >&2
 (cd "$root" && CGO_ENABLED=0 go build -o "$tmp/md-worker" ./worker/cmd/md-worker &&
   go build -o "$tmp/workerload" ./worker/internal/bench/workerload) >&2
 
-corpus=(-corpus "$root/worker/testdata/corpus/*.eml" -corpus "$root/worker/conformance/testdata/extra/*.eml")
+corpus=(-corpus "$root/worker/testdata/corpus/*.eml" -corpus "$root/integration/conformance/testdata/extra/*.eml")
 notes=()
 : >"$tmp/raw"
 tables=""
 for policy in $policies; do
   case $policy in
   conformance)
-    perl_filter=$root/worker/conformance/testdata/conformance.filter
-    md_filter=$root/worker/conformance/testdata/conformance.lua
+    perl_filter=$root/integration/conformance/testdata/conformance.filter
+    md_filter=$root/integration/conformance/testdata/conformance.lua
     ;;
   suggested-minimum)
     perl_filter=$perl_suggested
@@ -93,7 +93,7 @@ $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs ($cpu_model), $mem; Linux $(unam
 original: $original ($(dpkg-query -W -f '${Package} ${Version}' mimedefang 2>/dev/null || echo "version unknown")), Perl $(perl -e 'print $^V');
 md-worker: $(cd "$root" && git describe --always --dirty 2>/dev/null || echo "(no git)"), $(go version | cut -d' ' -f3)
 One process per worker in server mode (PROGRAM -f FILTER -server) for each table; requests \`scan QID DIR\` on its stdin, one at a time;
-the time is the round trip, request written to \`ok\` read. Corpus: worker/testdata/corpus and worker/conformance/testdata/extra, less $skip.
+the time is the round trip, request written to \`ok\` read. Corpus: worker/testdata/corpus and integration/conformance/testdata/extra, less $skip.
 Each scan has a fresh working directory (INPUTMSG, HEADERS, COMMANDS, written before the round). Rounds alternate which worker goes first.
 msg/s: scans / sum of round trips. CPU ms/msg: the worker's utime + stime over the measured rounds / scans.
 Peak RSS: VmHWM at the end; RSS after: VmRSS at the end; anonymous: RssAnon at the end (what each further worker of a pool costs; file pages are shared).

@@ -9,7 +9,7 @@
 #     undeclared), compared side by side in every module's tests
 #   postfix, swaks, socat: the MTA and the SMTP and socket tools of the
 #     end-to-end tests
-#   python3: the independent MIME reader of worker/conformance TestBrokenMIME
+#   python3: the independent MIME reader of integration/conformance TestBrokenMIME
 #   debootstrap, systemd: the Sendmail chroot and the systemd root of the
 #     Sendmail and unit-file tests
 set -euo pipefail

@@ -42,10 +42,11 @@ type Process struct {
 	// termination between events (see StartMilter).
 	Wake func()
 
-	done     chan struct{}
-	waitErr  error // valid after done is closed
-	reported bool  // an early exit already failed the test
-	stopOnce sync.Once
+	done       chan struct{}
+	waitErr    error // valid after done is closed
+	reported   bool  // an early exit already failed the test
+	terminated bool  // the test stopped it with Terminate: its exit is no error
+	stopOnce   sync.Once
 }
 
 // StartProcess starts path with args in the foreground, its output in
@@ -142,13 +143,13 @@ func (p *Process) stop(t testing.TB) {
 		t.Logf("harness: %s (pid %d) stopped in %v", p.Name, p.PID, time.Since(start).Round(time.Millisecond))
 	}()
 	if !p.Running() {
-		if !p.reported {
+		if !p.reported && !p.terminated {
 			t.Errorf("harness: %s (pid %d) exited before the end of the test: %s", p.Name, p.PID, exitStatus(p.waitErr))
 		}
 	} else {
 		_ = syscall.Kill(p.PID, syscall.SIGTERM)
-		if !p.waitExit(StopTimeout) {
-			t.Errorf("harness: %s (pid %d) still running %v after SIGTERM; sending SIGKILL", p.Name, p.PID, StopTimeout)
+		if !p.waitExit(Scale(StopTimeout)) {
+			t.Errorf("harness: %s (pid %d) still running %v after SIGTERM; sending SIGKILL", p.Name, p.PID, Scale(StopTimeout))
 			_ = syscall.Kill(p.PID, syscall.SIGKILL)
 			select {
 			case <-p.done:
@@ -157,13 +158,38 @@ func (p *Process) stop(t testing.TB) {
 			}
 		}
 	}
-	if err := waitGroupGone(p.PID, StopTimeout); err != nil {
+	if err := waitGroupGone(p.PID, Scale(StopTimeout)); err != nil {
 		t.Errorf("harness: %s: %v; sending SIGKILL to process group %d", p.Name, err, p.PID)
 		_ = syscall.Kill(-p.PID, syscall.SIGKILL)
-		if err := waitGroupGone(p.PID, StopTimeout); err != nil {
+		if err := waitGroupGone(p.PID, Scale(StopTimeout)); err != nil {
 			t.Errorf("harness: %s: %v", p.Name, err)
 		}
 	}
+}
+
+// Terminate sends SIGTERM (unless the process has already exited) and waits
+// up to timeout for it to exit, then sends SIGKILL and waits for that. It
+// returns how long the exit took. A test uses it to stop a daemon itself,
+// to time its shutdown or to look at what it left; Stop and the cleanup then
+// take the exit as asked for.
+func (p *Process) Terminate(timeout time.Duration) time.Duration {
+	p.terminated = true
+	start := time.Now()
+	if !p.Running() {
+		return 0
+	}
+	_ = syscall.Kill(p.PID, syscall.SIGTERM)
+	if !p.waitExit(timeout) {
+		_ = syscall.Kill(p.PID, syscall.SIGKILL)
+		<-p.done
+	}
+	return time.Since(start)
+}
+
+// Err is the process's exit status once it has exited (see Exited).
+func (p *Process) Err() error {
+	<-p.done
+	return p.waitErr
 }
 
 // waitExit waits up to timeout for the process to exit, calling Wake every
@@ -274,7 +300,7 @@ func WaitForUnixSocket(t testing.TB, path string, p *Process) {
 
 func waitFor(t testing.TB, what string, p *Process, try func() error) {
 	t.Helper()
-	deadline := time.Now().Add(StartTimeout)
+	deadline := time.Now().Add(Scale(StartTimeout))
 	for {
 		err := try()
 		if err == nil {
@@ -289,7 +315,7 @@ func waitFor(t testing.TB, what string, p *Process, try func() error) {
 			if p != nil {
 				name = p.Name
 			}
-			t.Fatalf("harness: %s not ready after %v (last error: %v); %s may be hung", what, StartTimeout, err, name)
+			t.Fatalf("harness: %s not ready after %v (last error: %v); %s may be hung", what, Scale(StartTimeout), err, name)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

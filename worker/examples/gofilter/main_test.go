@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mdgo/md/worker/internal/workdir"
+	"github.com/mdgo/md/worker/workdir"
 )
 
 const exeMessage = `From: alice@example.org

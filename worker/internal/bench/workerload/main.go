@@ -36,7 +36,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mdgo/md/worker/internal/workdir"
+	"github.com/mdgo/md/worker/workdir"
 )
 
 // workerSpec is one -worker flag: NAME=PROGRAM,FILTER.

@@ -1,4 +1,4 @@
--- Conformance filter: the md-worker side of worker/conformance. It is
+-- Conformance filter: the md-worker side of integration/conformance. It is
 -- conformance.filter (the Perl reference) ported line by line to the Lua
 -- filter API; keep the two in step.
 --

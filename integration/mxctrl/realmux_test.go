@@ -1,20 +1,14 @@
-package main
+package mxctrl
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/mdgo/md/multiplexor/internal/mxctrl"
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // The original multiplexor and worker the real test runs.
@@ -23,107 +17,26 @@ const (
 	realWorker      = "/usr/bin/mimedefang.pl"
 )
 
-// syncBuffer collects a process's output for the failure log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startRealMultiplexor runs the original mimedefang-multiplexor in the
-// foreground with 2 to 4 workers of the original mimedefang.pl and a filter
-// that does nothing, and returns its control socket once at least two
-// workers are idle. It is stopped with SIGTERM when the test ends.
+// startRealMultiplexor runs the original mimedefang-multiplexor with 2 to 4
+// workers of the original mimedefang.pl and a filter that does nothing (see
+// harness.StartMultiplexor), and returns its control socket once at least
+// two workers are idle: the multiplexor starts its minimum of workers one at
+// a time.
 func startRealMultiplexor(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{realMultiplexor, realWorker} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is missing (%v): install it with `apt-get install -y mimedefang`", p, err)
-		}
-	}
-	// The multiplexor refuses to run as root: as root, run it as the
-	// user defang (the package creates it). Everything it reads must
-	// then be reachable by that user, so open the test directory.
-	dir := t.TempDir()
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	spool := filepath.Join(dir, "spool")
-	if err := os.Mkdir(spool, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir := harness.NewTestDir(t)
 	filter := filepath.Join(dir, "filter.pl")
 	if err := os.WriteFile(filter, []byte("sub filter_begin {}\n1;\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(spool, "mx.sock")
-	args := []string{"-D", "-z", spool, "-s", sock, "-m", "2", "-x", "4", "-f", realWorker, "-F", filter}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("defang")
-		if err != nil {
-			t.Fatalf("user defang is missing (%v): install it with `apt-get install -y mimedefang`", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(spool, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		args = append([]string{"-U", "defang"}, args...)
-	}
-
-	var log syncBuffer
-	cmd := exec.Command(realMultiplexor, args...)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", realMultiplexor, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			t.Errorf("multiplexor %d ignored SIGTERM; killing it", cmd.Process.Pid)
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("multiplexor output:\n%s", log.String())
-		}
+	m := harness.StartMultiplexor(t, harness.MultiplexorOptions{
+		Path: harness.OriginalMultiplexor, Dir: dir, Filter: filter, MinWorkers: 2, MaxWorkers: 4,
 	})
-
-	// Wait for the socket, then for two idle workers: the multiplexor
-	// starts its minimum of workers one at a time.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		reply, err := mxctrl.Exchange(sock, "status\n", mxctrl.MaxFormattedReply)
-		if err == nil && strings.Count(strings.Fields(reply + " x")[0], "I") >= 2 {
-			return sock
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("multiplexor exited early: %v\n%s", err, log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("multiplexor not ready after 60 s (last: %q, %v)\n%s", reply, err, log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	harness.WaitFor(t, 60*time.Second, "two idle workers", func() bool {
+		reply, err := harness.Exchange(m.Socket, "status\n")
+		return err == nil && strings.Count(strings.Fields(reply + " x")[0], "I") >= 2
+	})
+	return m.Socket
 }
 
 // volatile matches what changes from one moment to the next in replies:

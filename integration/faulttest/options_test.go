@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // Tests of the options of reference §11.2 that change what the multiplexor
@@ -39,17 +41,6 @@ var statusRE = regexp.MustCompile(`^[SIBK]+ \d+ \d+ \d+ \d+ \d+\n$`)
 func recipok(rcpt, sender string) string {
 	return fmt.Sprintf("recipok <%s> <%s> 192.0.2.1 client.example <%s> helo.example /tmp NOQUEUE esmtp mx.example %s",
 		rcpt, sender, rcpt, rcpt)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // workerDir creates a directory that the multiplexor can write after it has
@@ -79,7 +70,7 @@ func dialDo(network, addr, cmd string) (string, error) {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(commandTimeout))
+	c.SetDeadline(time.Now().Add(harness.Scale(harness.CommandTimeout)))
 	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
 		return "", err
 	}
@@ -100,7 +91,7 @@ func TestRecipokPerDomainLimit(t *testing.T) {
 		m.async(recipok("slow3000@a.example", "s1@b.example")),
 		m.async(recipok("slow3000@a.example", "s2@b.example")),
 	}
-	waitFor(t, 5*time.Second, "two workers busy on recipok", func() bool { return m.status().count('B') == 2 })
+	harness.WaitFor(t, 5*time.Second, "two workers busy on recipok", func() bool { return m.status().count('B') == 2 })
 
 	m.expect(recipok("fast@A.Example", "s3@b.example"), replyRecipokLimitHit)
 	// The sender is in the limited domain, but the limit counts the domain
@@ -146,7 +137,7 @@ func TestMaxLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	var p2 int
-	waitFor(t, 10*time.Second, "a new worker", func() bool {
+	harness.WaitFor(t, 10*time.Second, "a new worker", func() bool {
 		ws := m.workers()
 		p2 = ws[0].pid
 		return ws[0].state == 'I' && p2 != p1
@@ -180,7 +171,7 @@ func TestMinStartGap(t *testing.T) {
 	m.waitIdle(1, 10*time.Second)
 
 	slow := m.async("sleep 1500")
-	waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	if d := time.Since(t0); d > 4*time.Second {
 		t.Fatalf("the first worker took %v to come up; the test needs a start within the 5 s gap", d)
 	}
@@ -197,7 +188,7 @@ func TestMinStartGap(t *testing.T) {
 	}
 
 	// Five seconds after the first start, another may start.
-	waitFor(t, 10*time.Second, "worker 0 to be 5 s old", func() bool {
+	harness.WaitFor(t, 10*time.Second, "worker 0 to be 5 s old", func() bool {
 		for _, l := range strings.Split(m.must("workerinfo 0"), "\n") {
 			if v, ok := strings.CutPrefix(l, "Age "); ok {
 				n, _ := strconv.Atoi(v)
@@ -207,7 +198,7 @@ func TestMinStartGap(t *testing.T) {
 		return false
 	})
 	slow = m.async("sleep 1000")
-	waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	m.expect("echo y", "ok y\n")
 	if st := m.status(); st.activations != 2 {
 		t.Errorf("status after the gap: %+v; want a second activation", st)
@@ -279,7 +270,7 @@ func TestStatsFile(t *testing.T) {
 	m.expect("reread", "Forced reread of filter rules\n")
 
 	var lines []string
-	waitFor(t, 10*time.Second, "KillWorker and ReapWorker lines", func() bool {
+	harness.WaitFor(t, 10*time.Second, "KillWorker and ReapWorker lines", func() bool {
 		lines = readStats(t, path)
 		return has(lines, ` KillWorker `) && has(lines, ` ReapWorker `)
 	})
@@ -305,7 +296,7 @@ func TestStatsFile(t *testing.T) {
 	if err := syscall.Kill(m.pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a new stats file after SIGHUP", func() bool {
+	harness.WaitFor(t, 5*time.Second, "a new stats file after SIGHUP", func() bool {
 		_, err := os.Stat(path)
 		return err == nil
 	})
@@ -332,7 +323,7 @@ func TestSIGINTRereads(t *testing.T) {
 
 	slow := m.async("sleep 1500")
 	var busyPid, idlePid int
-	waitFor(t, 5*time.Second, "one busy worker", func() bool {
+	harness.WaitFor(t, 5*time.Second, "one busy worker", func() bool {
 		ws := m.workers()
 		b, i := pidsIn(ws, "B"), pidsIn(ws, "I")
 		if len(b) == 1 && len(i) == 1 {
@@ -356,7 +347,7 @@ func TestSIGINTRereads(t *testing.T) {
 	if err := m.waitGone(busyPid, 5*time.Second); err != nil {
 		t.Errorf("busy worker not replaced after its request: %v", err)
 	}
-	waitFor(t, 10*time.Second, "two new idle workers", func() bool {
+	harness.WaitFor(t, 10*time.Second, "two new idle workers", func() bool {
 		ids := pidsIn(m.workers(), "I")
 		if len(ids) < 2 {
 			return false
@@ -371,8 +362,8 @@ func TestSIGINTRereads(t *testing.T) {
 		return true
 	})
 	select {
-	case <-m.done:
-		t.Fatalf("md-multiplexor exited after SIGINT: %v", m.waitErr)
+	case <-m.proc.Exited():
+		t.Fatalf("md-multiplexor exited after SIGINT: %v", m.proc.Err())
 	default:
 	}
 	m.expect("ping", "PONG\n")
@@ -388,17 +379,18 @@ func TestStatusLog(t *testing.T) {
 	m.waitIdle(1, 10*time.Second)
 	m.expect("scan QID /tmp", "ok\n")
 	re := regexp.MustCompile(`Worker status: Stopped=1 Idle=1 Busy=0 Killed=0 Queued=0 Msgs=1 Activations=1\n`)
-	waitFor(t, 8*time.Second, "a Worker status line in the log", func() bool { return re.MatchString(m.log()) })
+	harness.WaitFor(t, 8*time.Second, "a Worker status line in the log", func() bool { return re.MatchString(m.log()) })
 }
 
 // -a inet:PORT: the unprivileged socket answers the read-only commands and
 // refuses the others, including those a worker would serve.
 func TestUnprivSocketTCP(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := harness.FreePort(t)
 	m := startMux(t, "-m", "1", "-x", "2", "-a", fmt.Sprintf("inet:%d", port))
 	m.waitIdle(1, 10*time.Second)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	harness.WaitForTCP(t, addr, m.proc) // startMux waited for -s only
 	ask := func(cmd string) string {
 		t.Helper()
 		r, err := dialDo("tcp", addr, cmd)
@@ -429,6 +421,8 @@ func TestUnprivSocketUnix(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(workerDir(t, "unpriv"), "unpriv.sock")
 	m := startMux(t, "-m", "1", "-x", "2", "-a", path)
+	// startMux waited for -s only; the listeners are opened one by one.
+	harness.WaitForUnixSocket(t, path, m.proc)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -456,7 +450,7 @@ type notifyConn struct {
 func dialNotify(t *testing.T, addr string) *notifyConn {
 	t.Helper()
 	var c net.Conn
-	waitFor(t, 30*time.Second, "the notification socket", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the notification socket", func() bool {
 		var err error
 		c, err = net.Dial("tcp", addr)
 		return err == nil
@@ -506,10 +500,11 @@ func (n *notifyConn) drain(d time.Duration) []string {
 // (reference §10.2).
 func TestNotifySubscription(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := harness.FreePort(t)
 	m := startMux(t, "-m", "1", "-x", "2", "-w", "1", "-O", fmt.Sprintf("inet:%d", port))
 	m.waitIdle(1, 10*time.Second)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	harness.WaitForTCP(t, addr, m.proc) // startMux waited for -s only
 
 	f := dialNotify(t, addr)   // subscribes to F
 	all := dialNotify(t, addr) // subscribes to everything
@@ -526,7 +521,7 @@ func TestNotifySubscription(t *testing.T) {
 	// The subscriptions take effect when the multiplexor has read them;
 	// there is no acknowledgement, so send requests until both listeners
 	// see their messages.
-	waitFor(t, 5*time.Second, "the subscriptions to take effect", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the subscriptions to take effect", func() bool {
 		m.expect("echo probe", "ok probe\n")
 		fLines = append(fLines, f.drain(100*time.Millisecond)...)
 		allLines = append(allLines, all.drain(100*time.Millisecond)...)
@@ -573,7 +568,7 @@ func TestNotifySubscription(t *testing.T) {
 	}
 	// A slot frees up when a listener goes away.
 	more[0].c.Close()
-	waitFor(t, 5*time.Second, "a free listening slot", func() bool {
+	harness.WaitFor(t, 5*time.Second, "a free listening slot", func() bool {
 		n := dialNotify(t, addr)
 		defer n.c.Close()
 		return n.next(5*time.Second) == "*OK\n"
@@ -593,9 +588,9 @@ func TestAutoscale(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		slow = append(slow, m.async("sleep 17000"))
 	}
-	waitFor(t, 5*time.Second, "three busy workers", func() bool { return m.status().count('B') == 3 })
+	harness.WaitFor(t, 5*time.Second, "three busy workers", func() bool { return m.status().count('B') == 3 })
 	var r string
-	waitFor(t, 20*time.Second, "the first autoscale sample", func() bool {
+	harness.WaitFor(t, 20*time.Second, "the first autoscale sample", func() bool {
 		r = m.must("autoscale")
 		return !strings.Contains(r, "ema_busy=0.0000 ")
 	})
@@ -665,21 +660,21 @@ func (b *bgDirs) args(extra ...string) []string {
 	return append(args, extra...)
 }
 
-// runMux runs md-multiplexor to completion (at most 15 s) and returns its
-// exit code and output.
+// runMux runs md-multiplexor to completion (at most 15 s, scaled by
+// MD_TEST_SLOWDOWN) and returns its exit code and output.
 func runMux(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), harness.Scale(15*time.Second))
 	defer cancel()
 	var o, e bytes.Buffer
-	cmd := exec.CommandContext(ctx, muxBin, args...)
+	cmd := exec.CommandContext(ctx, harness.MDBinary(t, "md-multiplexor"), args...)
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		t.Fatalf("md-multiplexor %s did not exit within 15 s; stderr:\n%s", strings.Join(args, " "), e.String())
+		t.Fatalf("md-multiplexor %s did not exit in time; stderr:\n%s", strings.Join(args, " "), e.String())
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	default:
@@ -723,7 +718,7 @@ func TestBackground(t *testing.T) {
 		}
 	})
 	exe, err1 := os.Stat("/proc/" + strconv.Itoa(pid) + "/exe")
-	bin, err2 := os.Stat(muxBin)
+	bin, err2 := os.Stat(harness.MDBinary(t, "md-multiplexor"))
 	if err1 != nil || err2 != nil || !os.SameFile(exe, bin) || !alive(pid) {
 		t.Fatalf("pid file names %d, which is not a running md-multiplexor (%v, %v)", pid, err1, err2)
 	}
@@ -733,7 +728,7 @@ func TestBackground(t *testing.T) {
 		t.Fatalf("status right after the start: %q, %v", r, err)
 	}
 	var workers []int
-	waitFor(t, 10*time.Second, "two workers", func() bool {
+	harness.WaitFor(t, 10*time.Second, "two workers", func() bool {
 		workers = b.w.workerProcs()
 		return len(workers) == 2
 	})
@@ -760,7 +755,7 @@ func TestBackground(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "md-multiplexor to exit after SIGTERM", func() bool { return !alive(pid) })
+	harness.WaitFor(t, 15*time.Second, "md-multiplexor to exit after SIGTERM", func() bool { return !alive(pid) })
 	for _, w := range workers {
 		if err := b.w.waitGone(w, 3*time.Second); err != nil {
 			t.Error(err)

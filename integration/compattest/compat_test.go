@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // The worker reply to a check the filter lets through (mimedefang.pl
@@ -552,7 +554,7 @@ func TestOriginalCtrlAgainstBoth(t *testing.T) {
 				if r.err != nil || r.reply != okReply {
 					t.Errorf("%s: slow senderok answered %q, %v; want %q", m.name, r.reply, r.err, okReply)
 				}
-			case <-time.After(replyTimeout):
+			case <-time.After(harness.Scale(harness.CommandTimeout)):
 				t.Fatalf("%s: no answer to the slow senderok", m.name)
 			}
 			m.waitIdle(t, 2, activations)

@@ -1,4 +1,4 @@
-package main
+package mxctrl
 
 import (
 	"bytes"
@@ -9,61 +9,56 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // originalPath is the md-mx-ctrl of MIMEDefang 3.3 that ours must match.
 const originalPath = "/usr/bin/md-mx-ctrl"
 
 var (
-	buildOnce sync.Once
-	buildDir  string // removed by TestMain
-	oursPath  string
-	buildErr  error
+	installOnce sync.Once
+	installDir  string // removed by TestMain
+	oursPath    string
+	installErr  error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	if installDir != "" {
+		os.RemoveAll(installDir)
 	}
 	os.Exit(code)
 }
 
-// ours returns our md-mx-ctrl: $MD_BIN_DIR/md-mx-ctrl when MD_BIN_DIR is
-// set, otherwise this package built once into a temporary directory that
-// other users can read (the EACCES case runs it as an unprivileged user).
+// ours returns our md-mx-ctrl (make build's, see harness.MDBinary), copied
+// once into a temporary directory that other users can reach: the EACCES
+// case runs it as an unprivileged user, and the checkout may sit in a
+// private directory.
 func ours(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if dir := os.Getenv("MD_BIN_DIR"); dir != "" {
-			oursPath = filepath.Join(dir, "md-mx-ctrl")
-			_, buildErr = os.Stat(oursPath)
+	built := harness.MDBinary(t, "md-mx-ctrl")
+	installOnce.Do(func() {
+		if installDir, installErr = os.MkdirTemp("", "md-mx-ctrl-bin-"); installErr != nil {
 			return
 		}
-		if buildDir, buildErr = os.MkdirTemp("", "md-mx-ctrl-bin-"); buildErr != nil {
+		if installErr = os.Chmod(installDir, 0o755); installErr != nil {
 			return
 		}
-		if buildErr = os.Chmod(buildDir, 0o755); buildErr != nil {
+		var b []byte
+		if b, installErr = os.ReadFile(built); installErr != nil {
 			return
 		}
-		oursPath = filepath.Join(buildDir, "md-mx-ctrl")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		out, err := exec.Command(gobin, "build", "-buildvcs=false", "-o", oursPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		oursPath = filepath.Join(installDir, "md-mx-ctrl")
+		installErr = os.WriteFile(oursPath, b, 0o755)
 	})
-	if buildErr != nil {
-		t.Fatalf("our md-mx-ctrl: %v", buildErr)
+	if installErr != nil {
+		t.Fatalf("our md-mx-ctrl: %v", installErr)
 	}
 	return oursPath
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // The multiplexor's own error replies (reference §7.6, §8.5).
@@ -28,7 +30,7 @@ func TestCrash(t *testing.T) {
 
 	gate, open := m.gate("slow")
 	slow := m.async("sleep " + gate)
-	waitFor(t, 30*time.Second, "the sleep to be running", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 30*time.Second, "the sleep to be running", func() bool { return m.status().count('B') == 1 })
 	m.expect("crash", replyNoResponse)
 	open()
 	if r := await(t, slow, 15*time.Second, "sleep"); r != "ok slept\n" {
@@ -64,7 +66,7 @@ func TestHang(t *testing.T) {
 	start := time.Now()
 	hung := m.async("hang")
 	var pid int
-	waitFor(t, 5*time.Second, "the hang to be running", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the hang to be running", func() bool {
 		pids := pidsIn(m.workers(), "B")
 		if len(pids) == 1 {
 			pid = pids[0]
@@ -112,7 +114,7 @@ func TestHalfLine(t *testing.T) {
 	start := time.Now()
 	half := m.async("half")
 	var pid int
-	waitFor(t, 5*time.Second, "the half line to be running", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the half line to be running", func() bool {
 		pids := pidsIn(m.workers(), "B")
 		if len(pids) == 1 {
 			pid = pids[0]
@@ -178,7 +180,7 @@ func TestGarbage(t *testing.T) {
 
 	m.expect("garbage", "ok garbage\n")
 	var cur int
-	waitFor(t, 10*time.Second, "the out-of-step worker to be replaced", func() bool {
+	harness.WaitFor(t, 10*time.Second, "the out-of-step worker to be replaced", func() bool {
 		ws := m.workers()
 		if ws[0].state == 'I' && ws[0].pid != old {
 			cur = ws[0].pid
@@ -237,11 +239,11 @@ func TestTwoLinesInOneWriteWithQueue(t *testing.T) {
 		old := pidsIn(m.waitIdle(1, 10*time.Second), "I")[0]
 		gate, open := m.gate(strconv.Itoa(round))
 		g := m.async("twolines " + gate)
-		waitFor(t, 30*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+		harness.WaitFor(t, 30*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 		var qs []<-chan string
 		for i := 0; i < 3; i++ {
 			qs = append(qs, m.async(fmt.Sprintf("echo r%dq%d", round, i)))
-			waitFor(t, 30*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
+			harness.WaitFor(t, 30*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
 		}
 		open()
 		if r := await(t, g, 15*time.Second, "twolines"); r != "ok twolines\n" {
@@ -271,11 +273,11 @@ func TestCrashWithQueue(t *testing.T) {
 	m.waitIdle(1, 10*time.Second)
 	gate, open := m.gate("crash")
 	c := m.async("crash " + gate)
-	waitFor(t, 30*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 30*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	var qs []<-chan string
 	for i := 0; i < 3; i++ {
 		qs = append(qs, m.async("echo q"+strconv.Itoa(i)))
-		waitFor(t, 30*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
+		harness.WaitFor(t, 30*time.Second, "the request to be queued", func() bool { return m.status().queued == i+1 })
 	}
 	open()
 	if r := await(t, c, 15*time.Second, "crash"); r != replyNoResponse {
@@ -301,7 +303,7 @@ func TestHangOverloaded(t *testing.T) {
 		hs = append(hs, m.async("hang"))
 	}
 	var pids []int
-	waitFor(t, 5*time.Second, "four hung workers", func() bool {
+	harness.WaitFor(t, 5*time.Second, "four hung workers", func() bool {
 		pids = pidsIn(m.workers(), "B")
 		return len(pids) == 4
 	})
@@ -358,7 +360,7 @@ func TestMaxRequests(t *testing.T) {
 		m.expect("pid", "ok "+strconv.Itoa(pid)+"\n")
 	}
 	var cur int
-	waitFor(t, 10*time.Second, "the worker to be replaced", func() bool {
+	harness.WaitFor(t, 10*time.Second, "the worker to be replaced", func() bool {
 		ws := m.workers()
 		cur = ws[0].pid
 		return ws[0].state == 'I' && cur != pid
@@ -392,7 +394,7 @@ func TestTicks(t *testing.T) {
 	t.Parallel()
 	m := startMux(t, "-m", "1", "-x", "1", "-w", "1", "-X", "1")
 	m.waitIdle(1, 10*time.Second)
-	waitFor(t, 10*time.Second, "two ticks to have run", func() bool {
+	harness.WaitFor(t, 10*time.Second, "two ticks to have run", func() bool {
 		var n int
 		for _, l := range strings.Split(m.must("workerinfo 0"), "\n") {
 			if v, ok := strings.CutPrefix(l, "NumRequests "); ok {
@@ -416,7 +418,7 @@ func TestShutdownWithStubbornWorkers(t *testing.T) {
 	m.waitIdle(2, 10*time.Second)
 	m.expect("ignoreeof term", "ok ignoring\n")
 	h := m.async("hang")
-	waitFor(t, 5*time.Second, "the hang to be running", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 5*time.Second, "the hang to be running", func() bool { return m.status().count('B') == 1 })
 	took := m.terminate()
 	if took > 25*time.Second {
 		t.Errorf("md-multiplexor took %v to exit after SIGTERM, want about 20 s", took)
@@ -461,7 +463,7 @@ func TestReplyThenExit(t *testing.T) {
 	for i := 0; i < n; i++ {
 		// The request must not go to the worker that quit last: wait
 		// until it has been reaped.
-		waitFor(t, 10*time.Second, "the last worker to quit to be reaped", func() bool {
+		harness.WaitFor(t, 10*time.Second, "the last worker to quit to be reaped", func() bool {
 			for _, w := range m.workers() {
 				if w.state == 'K' || w.state == 'I' && (w.pid == quitter || !m.isWorker(w.pid)) {
 					return false

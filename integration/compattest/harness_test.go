@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdgo/md/integration/internal/harness"
 	"github.com/mdgo/md/internal/golden"
 )
 
@@ -36,8 +37,6 @@ const workerUser = "defang"
 // of hanging it.
 const (
 	readyTimeout   = 60 * time.Second // socket up and two idle workers
-	replyTimeout   = 60 * time.Second // one socket round trip
-	stopTimeout    = 30 * time.Second // SIGTERM until exit, then SIGKILL
 	leftoverWait   = 15 * time.Second // workers gone after the multiplexor
 	notifyTimeout  = 10 * time.Second // a notification arrives
 	ctrlRunTimeout = 60 * time.Second // one md-mx-ctrl run
@@ -189,20 +188,16 @@ type mux struct {
 	bin                  string
 	spool                string
 	priv, unpriv, notify string
-	logPath              string
-	pid                  int
-	done                 chan struct{} // closed when it has exited
-	waitErr              error
-	stopOnce             sync.Once
+	proc                 *harness.Process
 }
 
 // startMux starts bin in the foreground as the user defang in its own spool
-// base/name with the given flags plus -z, -s, -a and -O, in a process group
-// of its own. It is stopped when the test ends.
+// base/name with the given flags plus -z, -s, -a and -O (see
+// harness.StartProcess: its own process group, stopped by PID when the test
+// ends, its output in base/NAME.log).
 func startMux(t *testing.T, name, bin, base string, uid, gid int, flags ...string) *mux {
 	t.Helper()
-	m := &mux{name: name, bin: bin, spool: filepath.Join(base, name), logPath: filepath.Join(base, name+".log"),
-		done: make(chan struct{})}
+	m := &mux{name: name, bin: bin, spool: filepath.Join(base, name)}
 	m.priv = filepath.Join(m.spool, "priv.sock")
 	m.unpriv = filepath.Join(m.spool, "unpriv.sock")
 	m.notify = filepath.Join(m.spool, "notify.sock")
@@ -213,74 +208,17 @@ func startMux(t *testing.T, name, bin, base string, uid, gid int, flags ...strin
 		t.Fatal(err)
 	}
 	args := append([]string{"-D", "-U", workerUser, "-z", m.spool, "-s", m.priv, "-a", m.unpriv, "-O", m.notify}, flags...)
-	logf, err := os.Create(m.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the %s multiplexor %s: %v", name, bin, err)
-	}
-	m.pid = cmd.Process.Pid
-	go func() { m.waitErr = cmd.Wait(); close(m.done) }()
-	t.Cleanup(func() { m.stop(t) })
-	t.Logf("%s multiplexor (pid %d): %s %s", name, m.pid, bin, strings.Join(args, " "))
+	m.proc = harness.StartProcess(t, name, base, bin, args...)
 	return m
 }
 
-func (m *mux) exited() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
-	}
-}
-
+// log returns the end of what the multiplexor has written so far.
 func (m *mux) log() string {
-	b, err := os.ReadFile(m.logPath)
-	if err != nil {
-		return err.Error()
+	l := m.proc.Log()
+	if len(l) > 32<<10 {
+		l = l[len(l)-32<<10:]
 	}
-	if len(b) > 32<<10 {
-		b = b[len(b)-32<<10:]
-	}
-	return string(b)
-}
-
-// stop sends SIGTERM by PID, waits up to stopTimeout, then SIGKILLs. It
-// then waits for the members of the multiplexor's process group (its
-// workers) to go.
-func (m *mux) stop(t *testing.T) {
-	m.stopOnce.Do(func() {
-		if m.exited() {
-			t.Errorf("the %s multiplexor (pid %d) exited before the end of the test: %v", m.name, m.pid, m.waitErr)
-		} else {
-			start := time.Now()
-			syscall.Kill(m.pid, syscall.SIGTERM)
-			select {
-			case <-m.done:
-				t.Logf("%s multiplexor (pid %d) stopped in %v", m.name, m.pid, time.Since(start).Round(time.Millisecond))
-			case <-time.After(stopTimeout):
-				t.Errorf("the %s multiplexor (pid %d) still runs %v after SIGTERM: sending SIGKILL", m.name, m.pid, stopTimeout)
-				syscall.Kill(m.pid, syscall.SIGKILL)
-				<-m.done
-			}
-		}
-		if left := waitGone(func(p proc) bool { return p.pgid == m.pid }, leftoverWait); len(left) > 0 {
-			t.Errorf("processes of the %s multiplexor's group still alive %v after it exited: %v; killing them", m.name, leftoverWait, left)
-			for _, p := range left {
-				syscall.Kill(p.pid, syscall.SIGKILL)
-			}
-		}
-		if t.Failed() {
-			t.Logf("%s multiplexor output:\n%s", m.name, m.log())
-		}
-	})
+	return l
 }
 
 // proc is a live process seen in /proc.
@@ -326,34 +264,20 @@ func liveProcs(match func(proc) bool) []proc {
 	return out
 }
 
-// waitGone waits up to timeout for no live process to match, and returns
-// those still alive.
+// waitGone waits up to timeout (scaled) for no live process to match, and
+// returns those still alive.
 func waitGone(match func(proc) bool, timeout time.Duration) []proc {
-	deadline := time.Now().Add(timeout)
-	for {
-		left := liveProcs(match)
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var left []proc
+	harness.Await(timeout, func() bool {
+		left = liveProcs(match)
+		return len(left) == 0
+	})
+	return left
 }
 
 // exchange sends one command line to a control socket and reads the reply
 // until the multiplexor closes the connection. An empty reply is "".
-func exchange(sock, line string) (string, error) {
-	c, err := net.DialTimeout("unix", sock, 10*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(replyTimeout))
-	if _, err := io.WriteString(c, line); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
+func exchange(sock, line string) (string, error) { return harness.Exchange(sock, line) }
 
 // mustExchange is exchange that fails the test on a socket error.
 func mustExchange(t *testing.T, sock, line string) string {
@@ -381,20 +305,18 @@ func (m *mux) status() ([]string, error) {
 // waitStatus polls status until ok accepts it (the fields of the reply).
 func (m *mux) waitStatus(t *testing.T, what string, ok func(f []string) bool) []string {
 	t.Helper()
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		f, err := m.status()
-		if err == nil && ok(f) {
-			return f
+	var f []string
+	var err error
+	if werr := harness.Await(readyTimeout, func() bool {
+		if !m.proc.Running() {
+			t.Fatalf("the %s multiplexor exited (%v) while waiting for %s; its output:\n%s", m.name, m.proc.Err(), what, m.log())
 		}
-		if m.exited() {
-			t.Fatalf("the %s multiplexor exited (%v) while waiting for %s; its output:\n%s", m.name, m.waitErr, what, m.log())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the %s multiplexor: no %s after %v (last status %q, %v)", m.name, what, readyTimeout, f, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		f, err = m.status()
+		return err == nil && ok(f)
+	}); werr != nil {
+		t.Fatalf("the %s multiplexor: no %s (%v; last status %q, %v)", m.name, what, werr, f, err)
 	}
+	return f
 }
 
 // waitIdle waits until exactly n workers are idle, none busy or killed, and
@@ -453,7 +375,7 @@ func subscribe(t *testing.T, m *mux) *notifications {
 
 // waitFor waits until at least n lines have arrived and returns them all.
 func (n *notifications) waitFor(count int, timeout time.Duration) []string {
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(harness.Scale(timeout))
 	for {
 		n.mu.Lock()
 		got := append([]string(nil), n.lines...)
@@ -477,7 +399,7 @@ func (n *notifications) count() int {
 // and returns the lines from index from up to and including it (or all
 // that arrived, on timeout).
 func (n *notifications) waitLine(from int, want string, timeout time.Duration) []string {
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(harness.Scale(timeout))
 	for {
 		n.mu.Lock()
 		var got []string
@@ -507,7 +429,7 @@ type ctrlRun struct {
 // messages do not depend on where it lives) against socket sock.
 func runCtrl(t *testing.T, bin, sock string, args []string, stdin string) ctrlRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), ctrlRunTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), harness.Scale(ctrlRunTimeout))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Args = append([]string{"md-mx-ctrl", "-s", sock}, args...)

@@ -10,8 +10,8 @@
 //
 // It needs the real mimedefang.pl (Debian package mimedefang 3.3) and the Perl
 // modules it and the dumper use; a missing piece fails the test with the
-// apt-get line that installs it. md-worker is taken from $MD_BIN_DIR, or
-// built from ../cmd/md-worker.
+// apt-get line that installs it. md-worker is make build's (bin/, or
+// $MD_BIN_DIR). The corpus is worker/testdata/corpus plus testdata/extra.
 //
 // TestBrokenMIME (broken_test.go) is the second half: a differential test
 // on generated broken messages, read by independent readers (Python's email
@@ -38,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdgo/md/integration/internal/harness"
 	mdmessage "github.com/mdgo/md/worker/message"
 )
 
@@ -202,7 +203,7 @@ func corpusMessages(t *testing.T) []message {
 	t.Helper()
 	var msgs []message
 	for _, src := range []struct{ prefix, glob string }{
-		{"corpus_", filepath.Join("..", "testdata", "corpus", "*.eml")},
+		{"corpus_", filepath.Join(harness.ModuleRoot(t), "..", "worker", "testdata", "corpus", "*.eml")},
 		{"", filepath.Join("testdata", "extra", "*.eml")},
 	} {
 		files, err := filepath.Glob(src.glob)
@@ -231,27 +232,10 @@ func requirePerl(t *testing.T) {
 	}
 }
 
-// mdWorkerBinary returns md-worker from $MD_BIN_DIR, or builds it into a
-// temporary directory.
+// mdWorkerBinary returns make build's md-worker (see harness.MDBinary).
 func mdWorkerBinary(t *testing.T) (string, error) {
 	t.Helper()
-	if dir := os.Getenv("MD_BIN_DIR"); dir != "" {
-		bin, err := filepath.Abs(filepath.Join(dir, "md-worker"))
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("MD_BIN_DIR is set but has no md-worker: %w", err)
-		}
-		return bin, nil
-	}
-	bin := filepath.Join(t.TempDir(), "md-worker")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/md-worker")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/md-worker: %v\n%s", err, out)
-	}
-	return bin, nil
+	return harness.MDBinary(t, "md-worker"), nil
 }
 
 func absPath(t *testing.T, p string) string {

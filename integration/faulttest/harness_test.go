@@ -2,11 +2,9 @@ package faulttest
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // workerUser is the unprivileged user the multiplexor drops to when the tests
@@ -27,14 +27,11 @@ const workerUser = "defang"
 // Bounds on every wait, so that a broken multiplexor fails a test instead of
 // hanging the suite.
 const (
-	startTimeout   = 15 * time.Second // socket up
-	commandTimeout = 60 * time.Second // one control-socket round trip
-	stopTimeout    = 40 * time.Second // SIGTERM until exit: EOF, 10 s, TERM, 10 s, KILL
+	stopTimeout = 40 * time.Second // SIGTERM until exit: EOF, 10 s, TERM, 10 s, KILL
 )
 
 var (
 	binDir    string // built binaries; world-readable so that the worker user can run them
-	muxBin    string // md-multiplexor under test
 	workerBin string // testworker; each test runs its own copy
 	asUser    string // -U argument, "" when not running as root
 	uid, gid  = -1, -1
@@ -93,33 +90,20 @@ func setup() error {
 		}
 		return os.Chmod(out, 0o755)
 	}
-	if d := os.Getenv("MD_BIN_DIR"); d != "" {
-		muxBin = filepath.Join(d, "md-multiplexor")
-		if _, err := os.Stat(muxBin); err != nil {
-			return fmt.Errorf("MD_BIN_DIR is set but has no md-multiplexor (run `make build`): %w", err)
-		}
-	} else {
-		muxBin = filepath.Join(binDir, "md-multiplexor")
-		if err := build(muxBin, "github.com/mdgo/md/multiplexor/cmd/md-multiplexor"); err != nil {
-			return err
-		}
-	}
 	workerBin = filepath.Join(binDir, "testworker")
-	return build(workerBin, "github.com/mdgo/md/multiplexor/internal/testworker")
+	return build(workerBin, "github.com/mdgo/md/integration/internal/testworker")
 }
 
 // mux is one md-multiplexor started for one test, with its own spool
 // directory, control socket and copy of the test worker.
 type mux struct {
-	t       *testing.T
-	dir     string // per-test directory
-	spool   string
-	sock    string
-	worker  string // this test's copy of testworker: its processes are this test's workers
-	logPath string // the multiplexor's stderr (it logs there with -D)
-	pid     int
-	done    chan struct{} // closed when the multiplexor has exited
-	waitErr error
+	t      *testing.T
+	dir    string // per-test directory
+	spool  string
+	sock   string
+	worker string           // this test's copy of testworker: its processes are this test's workers
+	proc   *harness.Process // the multiplexor, in the foreground (-D), logging to its stderr
+	pid    int
 }
 
 var nonName = regexp.MustCompile(`[^A-Za-z0-9]+`)
@@ -141,8 +125,7 @@ func startMux(t *testing.T, extra ...string) *mux {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	m := &mux{t: t, dir: dir, spool: filepath.Join(dir, "spool"), worker: filepath.Join(dir, "testworker"),
-		logPath: filepath.Join(dir, "mux.log"), done: make(chan struct{})}
+	m := &mux{t: t, dir: dir, spool: filepath.Join(dir, "spool"), worker: filepath.Join(dir, "testworker")}
 	m.sock = filepath.Join(m.spool, "mx.sock")
 	if err := copyFile(workerBin, m.worker); err != nil {
 		t.Fatal(err)
@@ -160,39 +143,11 @@ func startMux(t *testing.T, extra ...string) *mux {
 		args = append(args, "-U", asUser)
 	}
 	args = append(args, extra...)
-	logf, err := os.Create(m.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(muxBin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting md-multiplexor: %v", err)
-	}
-	m.pid = cmd.Process.Pid
-	go func() { m.waitErr = cmd.Wait(); close(m.done) }()
-	t.Cleanup(m.stop)
-	t.Logf("md-multiplexor (pid %d) %s", m.pid, strings.Join(args, " "))
-
-	deadline := time.Now().Add(startTimeout)
-	for {
-		c, err := net.Dial("unix", m.sock)
-		if err == nil {
-			c.Close()
-			return m
-		}
-		select {
-		case <-m.done:
-			t.Fatalf("md-multiplexor exited at start-up (%v); its log:\n%s", m.waitErr, m.log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("md-multiplexor's socket %s did not appear within %v: %v", m.sock, startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m.proc = harness.StartProcess(t, "md-multiplexor", dir, harness.MDBinary(t, "md-multiplexor"), args...)
+	m.pid = m.proc.PID
+	t.Cleanup(m.stop) // runs before the harness's own stop: a 40 s shutdown is no error here
+	harness.WaitForUnixSocket(t, m.sock, m.proc)
+	return m
 }
 
 func copyFile(from, to string) error {
@@ -204,44 +159,34 @@ func copyFile(from, to string) error {
 }
 
 // log returns what the multiplexor has logged so far.
-func (m *mux) log() string {
-	b, _ := os.ReadFile(m.logPath)
-	return string(b)
+func (m *mux) log() string { return m.proc.Log() }
+
+// waitLog waits until the multiplexor's log holds text.
+func (m *mux) waitLog(text string) {
+	m.t.Helper()
+	harness.WaitFor(m.t, 10*time.Second, fmt.Sprintf("%q in the log", text), func() bool {
+		return strings.Contains(m.log(), text)
+	})
 }
 
 // stop sends SIGTERM, waits for the multiplexor to shut its workers down and
 // exit (SIGKILL at the deadline), then fails the test if any of its worker
 // processes is still alive, killing those by PID.
-// waitLog waits until the multiplexor's log holds text.
-func (m *mux) waitLog(text string) {
-	m.t.Helper()
-	waitFor(m.t, 10*time.Second, fmt.Sprintf("%q in the log", text), func() bool {
-		return strings.Contains(m.log(), text)
-	})
-}
-
 func (m *mux) stop() {
 	t := m.t
-	if d := m.terminate(); d > stopTimeout {
-		t.Errorf("md-multiplexor (pid %d) did not exit within %v of SIGTERM; killed it", m.pid, stopTimeout)
+	if d := m.terminate(); d > harness.Scale(stopTimeout) {
+		t.Errorf("md-multiplexor (pid %d) did not exit within %v of SIGTERM; killed it", m.pid, harness.Scale(stopTimeout))
 	}
 	var left []int
-	deadline := time.Now().Add(3 * time.Second)
-	for {
+	harness.Await(3*time.Second, func() bool {
 		left = m.workerProcs()
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(left) == 0
+	})
 	if len(left) > 0 {
 		t.Errorf("worker processes left behind after md-multiplexor exited: %v", left)
 		for _, pid := range left {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-	}
-	if t.Failed() {
-		t.Logf("md-multiplexor log:\n%s", m.log())
 	}
 }
 
@@ -249,20 +194,7 @@ func (m *mux) stop() {
 // waits for it to exit, sending SIGKILL after stopTimeout. It returns how
 // long the exit took.
 func (m *mux) terminate() time.Duration {
-	start := time.Now()
-	select {
-	case <-m.done:
-		return 0
-	default:
-	}
-	syscall.Kill(m.pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(stopTimeout):
-		syscall.Kill(m.pid, syscall.SIGKILL)
-		<-m.done
-	}
-	return time.Since(start)
+	return m.proc.Terminate(harness.Scale(stopTimeout))
 }
 
 // workerProcs lists the live (not zombie) processes running this test's copy
@@ -294,19 +226,7 @@ func (m *mux) isWorker(pid int) bool {
 
 // do sends one command on the privileged control socket and returns the
 // whole reply (the socket answers one command per connection).
-func (m *mux) do(cmd string) (string, error) {
-	c, err := net.Dial("unix", m.sock)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(commandTimeout))
-	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
+func (m *mux) do(cmd string) (string, error) { return harness.Exchange(m.sock, cmd+"\n") }
 
 // must is do for the test goroutine: a transport error fails the test.
 func (m *mux) must(cmd string) string {
@@ -359,8 +279,8 @@ func await(t *testing.T, ch <-chan string, d time.Duration, what string) string 
 	select {
 	case r := <-ch:
 		return r
-	case <-time.After(d):
-		t.Fatalf("no reply to %s within %v", what, d)
+	case <-time.After(harness.Scale(d)):
+		t.Fatalf("no reply to %s within %v", what, harness.Scale(d))
 		return ""
 	}
 }
@@ -422,23 +342,11 @@ func pidsIn(ws []slot, states string) []int {
 	return pids
 }
 
-// waitFor polls cond every 50 ms until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitIdle waits until at least n workers are idle and returns the slots.
 func (m *mux) waitIdle(n int, d time.Duration) []slot {
 	m.t.Helper()
 	var ws []slot
-	waitFor(m.t, d, fmt.Sprintf("%d idle workers", n), func() bool {
+	harness.WaitFor(m.t, d, fmt.Sprintf("%d idle workers", n), func() bool {
 		ws = m.workers()
 		return len(pidsIn(ws, "I")) >= n
 	})
@@ -447,12 +355,8 @@ func (m *mux) waitIdle(n int, d time.Duration) []slot {
 
 // waitGone waits until pid no longer runs this test's worker program.
 func (m *mux) waitGone(pid int, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for m.isWorker(pid) {
-		if time.Now().After(deadline) {
-			return errors.New("worker pid " + strconv.Itoa(pid) + " still running after " + d.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := harness.Await(d, func() bool { return !m.isWorker(pid) }); err != nil {
+		return fmt.Errorf("worker pid %d still running: %w", pid, err)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // TestSocketMap drives the -N SOCKETMAP listener as Sendmail does: netstring
@@ -26,7 +28,7 @@ func TestSocketMap(t *testing.T) {
 	// (seen on a loaded machine): wait for it, within a deadline.
 	var c net.Conn
 	var dialErr error
-	waitFor(t, 30*time.Second, "the SOCKETMAP listener", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the SOCKETMAP listener", func() bool {
 		c, dialErr = net.Dial("tcp", addr.String())
 		return dialErr == nil
 	})

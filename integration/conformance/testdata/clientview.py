@@ -7,7 +7,7 @@ file name the reader takes from it (the Content-Disposition filename and
 the Content-Type name, encoded words and RFC 2231 decoded). Two readers:
 Python's email package with the compat32 policy (what most Python mail
 tools use) and with the default policy (the modern header parser). Used by
-worker/conformance TestBrokenMIME as a reader independent of MIME-tools and
+integration/conformance TestBrokenMIME as a reader independent of MIME-tools and
 of md-worker; a reader that fails on a message reports {"error": ...}.
 """
 import email

@@ -1,6 +1,6 @@
 package conformance
 
-import "github.com/mdgo/md/worker/internal/workdir"
+import "github.com/mdgo/md/worker/workdir"
 
 // The conformance harness builds its working directories with package
 // workdir (shared with the benchmark driver); these are the harness's

@@ -3,7 +3,7 @@
 # line, body) as one line per entity, depth first:
 #   <depth> <type> disposition=<d> charset=<c> filename=<f> [sha256=<hex> size=<n>]
 # Leaves carry the SHA-256 of their decoded (transfer-decoded) content.
-# Used by worker/conformance as a grader independent of both implementations.
+# Used by integration/conformance as a grader independent of both implementations.
 use strict;
 use warnings;
 use MIME::Parser;

@@ -3,7 +3,7 @@
 # clientview.py: one JSON line per file, {"file": FILE, "readers":
 # {"mime-tools": [[TYPE, [NAME, ...]], ...]}}, one entry per leaf (depth
 # first) with its Content-Disposition filename and Content-Type name,
-# MIME-decoded to UTF-8. Used by worker/conformance TestBrokenMIME.
+# MIME-decoded to UTF-8. Used by integration/conformance TestBrokenMIME.
 use strict;
 use warnings;
 use MIME::Parser;

@@ -1,4 +1,4 @@
--- Policy of TestBrokenMIME (worker/conformance/broken_test.go), the
+-- Policy of TestBrokenMIME (integration/conformance/broken_test.go), the
 -- md-worker side: broken.filter in Lua. Keep the two in step. Besides the
 -- policy, every part callback records what the filter saw (type and every
 -- file name, entity:filenames()) in an X-Broken-Saw header, which the test

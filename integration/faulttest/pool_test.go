@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // Rereads while requests are running and queued: no request fails, and
@@ -70,7 +72,7 @@ func TestRereadUnderLoad(t *testing.T) {
 	// The old generation is retired as each worker finishes; only new
 	// workers are left.
 	var ws []slot
-	waitFor(t, 10*time.Second, "the old generation to be gone", func() bool {
+	harness.WaitFor(t, 10*time.Second, "the old generation to be gone", func() bool {
 		ws = m.workers()
 		for _, w := range ws {
 			if w.state == 'K' || old[w.pid] {
@@ -97,11 +99,11 @@ func TestQueue(t *testing.T) {
 	m.waitIdle(1, 10*time.Second)
 
 	slow := m.async("sleep 800")
-	waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	a := m.async("echo a")
-	waitFor(t, 5*time.Second, "one queued request", func() bool { return m.status().queued == 1 })
+	harness.WaitFor(t, 5*time.Second, "one queued request", func() bool { return m.status().queued == 1 })
 	b := m.async("echo b")
-	waitFor(t, 5*time.Second, "two queued requests", func() bool { return m.status().queued == 2 })
+	harness.WaitFor(t, 5*time.Second, "two queued requests", func() bool { return m.status().queued == 2 })
 	if st := m.status(); st.queueSize != 2 || st.states != "B" {
 		t.Errorf("status with the queue full: %+v", st)
 	}
@@ -121,7 +123,7 @@ func TestQueue(t *testing.T) {
 	}
 
 	slow = m.async("sleep 4000")
-	waitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
+	harness.WaitFor(t, 5*time.Second, "the worker to be busy", func() bool { return m.status().count('B') == 1 })
 	start := time.Now()
 	m.expect("echo d", replyQueueTimout)
 	if d := time.Since(start); d < 1500*time.Millisecond || d > 4*time.Second {
@@ -142,7 +144,7 @@ func TestWorkerStderrLogged(t *testing.T) {
 	m.expect("stderr second%20line", "ok\n")
 	re := regexp.MustCompile(`(?m)Worker 0 stderr: hello$`)
 	re2 := regexp.MustCompile(`(?m)Worker 0 stderr: second line$`)
-	waitFor(t, 5*time.Second, "the worker's stderr in the log", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the worker's stderr in the log", func() bool {
 		l := m.log()
 		return re.MatchString(l) && re2.MatchString(l)
 	})
@@ -155,7 +157,7 @@ func TestStatusFD(t *testing.T) {
 	m := startMux(t, "-m", "1", "-x", "1", "-Z")
 	m.waitIdle(1, 10*time.Second)
 	r := m.async("status busy%20thing 1500")
-	waitFor(t, 5*time.Second, "the status tag in `workers`", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the status tag in `workers`", func() bool {
 		ws := m.workers()
 		return ws[0].state == 'B' && strings.HasSuffix(ws[0].line, " (busy thing)")
 	})
@@ -165,7 +167,7 @@ func TestStatusFD(t *testing.T) {
 	if got := await(t, r, 10*time.Second, "status"); got != "ok\n" {
 		t.Errorf("status: reply %q", got)
 	}
-	waitFor(t, 5*time.Second, "the tag to be cleared", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the tag to be cleared", func() bool {
 		ws := m.workers()
 		return ws[0].state == 'I' && !strings.Contains(ws[0].line, "(")
 	})
@@ -286,7 +288,7 @@ func TestRereadRefusesBrokenFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.expect("reread", "Forced reread of filter rules\n")
-	waitFor(t, 10*time.Second, "the old workers to be replaced", func() bool {
+	harness.WaitFor(t, 10*time.Second, "the old workers to be replaced", func() bool {
 		now := pidsIn(m.workers(), "I")
 		for _, pid := range now {
 			for _, old := range before {
