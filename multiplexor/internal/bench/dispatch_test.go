@@ -19,7 +19,6 @@ package bench
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"os/user"
@@ -31,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/internal/loadstat"
 )
 
 const originalPath = "/usr/bin/mimedefang-multiplexor"
@@ -97,8 +98,8 @@ func benchRoundTrips(b *testing.B, sock string) {
 		b.Fatalf("%d of %d requests failed; first: %s", n, b.N, *first.Load())
 	}
 	slices.Sort(lat)
-	b.ReportMetric(quantileMS(lat, 0.50), "p50-ms")
-	b.ReportMetric(quantileMS(lat, 0.99), "p99-ms")
+	b.ReportMetric(loadstat.Millis(loadstat.Percentile(lat, 50)), "p50-ms")
+	b.ReportMetric(loadstat.Millis(loadstat.Percentile(lat, 99)), "p99-ms")
 }
 
 // roundTrip is one request as the milter's MXCommand makes it: a blocking
@@ -142,15 +143,6 @@ func retryEINTR(f func() error) error {
 			return err
 		}
 	}
-}
-
-func quantileMS(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return float64(sorted[i]) / float64(time.Millisecond)
 }
 
 // benchEnv is what the sub-benchmarks share: a world-readable scratch

@@ -37,6 +37,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mdgo/md/internal/loadstat"
+
 	milter "github.com/d--j/go-milter"
 )
 
@@ -102,17 +104,10 @@ func main() {
 	elapsed := time.Since(start)
 
 	slices.Sort(lats)
-	ms := func(q float64) float64 {
-		if len(lats) == 0 {
-			return 0
-		}
-		i := int(q*float64(len(lats))+0.5) - 1
-		i = max(0, min(i, len(lats)-1))
-		return float64(lats[i]) / float64(time.Millisecond)
-	}
+	ms := func(p float64) float64 { return loadstat.Millis(loadstat.Percentile(lats, p)) }
 	n := int64(len(lats)) + errs.Load()
 	fmt.Printf("mps=%.1f p50_ms=%.3f p99_ms=%.3f n=%d errors=%d\n",
-		float64(len(lats))/elapsed.Seconds(), ms(0.50), ms(0.99), n, errs.Load())
+		float64(len(lats))/elapsed.Seconds(), ms(50), ms(99), n, errs.Load())
 	if errs.Load() > 0 {
 		os.Exit(1)
 	}

@@ -30,13 +30,14 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mdgo/md/internal/loadstat"
 )
 
 var (
@@ -63,7 +64,7 @@ func main() {
 	var firstErr atomic.Pointer[string]
 	res := run(addr, *conc, *total, *dur, &firstErr)
 	fmt.Printf("rps=%.1f p50_ms=%.3f p99_ms=%.3f n=%d errors=%d\n",
-		float64(len(res.lat))/res.elapsed.Seconds(), ms(quantile(res.lat, 0.50)), ms(quantile(res.lat, 0.99)), res.n, res.errors)
+		float64(len(res.lat))/res.elapsed.Seconds(), loadstat.Millis(loadstat.Percentile(res.lat, 50)), loadstat.Millis(loadstat.Percentile(res.lat, 99)), res.n, res.errors)
 	if res.errors > 0 {
 		if *verbose {
 			if e := firstErr.Load(); e != nil {
@@ -183,15 +184,3 @@ func roundTrip(addr *syscall.SockaddrUnix, buf []byte) error {
 	}
 	return nil
 }
-
-// quantile returns the q-quantile of sorted (nearest rank), 0 when empty.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

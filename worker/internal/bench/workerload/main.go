@@ -36,6 +36,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mdgo/md/internal/loadstat"
+
 	"github.com/mdgo/md/worker/workdir"
 )
 
@@ -386,35 +388,20 @@ func (w *worker) summary() summary {
 	if s.n == 0 {
 		return s
 	}
-	sorted := append([]time.Duration(nil), w.times...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	sorted := loadstat.Sorted(w.times)
 	var total time.Duration
 	for _, d := range sorted {
 		total += d
 	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	s.p50 = ms(percentile(sorted, 50))
-	s.p90 = ms(percentile(sorted, 90))
-	s.p99 = ms(percentile(sorted, 99))
+	s.p50 = loadstat.Millis(loadstat.Percentile(sorted, 50))
+	s.p90 = loadstat.Millis(loadstat.Percentile(sorted, 90))
+	s.p99 = loadstat.Millis(loadstat.Percentile(sorted, 99))
 	s.mps = float64(s.n) / total.Seconds()
 	s.cpuMs = float64(w.cpu) * 1000 / clockTick / float64(s.n)
 	s.hwmMiB = float64(w.hwmKiB) / 1024
 	s.rssMiB = float64(w.rssKiB) / 1024
 	s.anonMiB = float64(w.anonKiB) / 1024
 	return s
-}
-
-// percentile is the nearest-rank percentile of sorted (ascending, not
-// empty): the smallest value with at least p % of the values at or below it.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	rank := int(p/100*float64(len(sorted))+0.999999) - 1
-	if rank < 0 {
-		rank = 0
-	}
-	if rank >= len(sorted) {
-		rank = len(sorted) - 1
-	}
-	return sorted[rank]
 }
 
 func report(ws []*worker, nmsgs, rounds int, policy string) string {
