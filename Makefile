@@ -4,8 +4,10 @@
 GO       ?= go
 BIN      := $(CURDIR)/bin
 MODULES  := internal proto milterd multiplexor worker integration
-# The run target's scratch space; override RUNDIR=... to keep it elsewhere.
-RUNDIR   ?= $(CURDIR)/var
+# The run target's scratch space: ./var, or, as root in a checkout the
+# daemons' user cannot reach, /var/tmp/md-run-<id> (deploy/run-dir.sh);
+# override RUNDIR=... to keep it elsewhere.
+RUNDIR   ?= $(shell bash deploy/run-dir.sh $(CURDIR))
 
 .PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean
 

@@ -2,7 +2,8 @@
 # `make run`: the whole Go stack in the foreground, without an MTA and
 # without root: md-multiplexor with a pool of md-worker running the shipped
 # filter deploy/filters/suggested-minimum.lua, and md-milterd in front of it.
-# Everything lives under RUN_DIR (make run: ./var):
+# Everything lives under RUN_DIR (make run: ./var, or /var/tmp/md-run-<id>
+# as root in a checkout the user defang cannot reach: deploy/run-dir.sh):
 #   RUN_DIR/bin/          copies of the four binaries
 #   RUN_DIR/filter.lua    copy of the shipped filter, quarantine set to RUN_DIR/quarantine
 #   RUN_DIR/spool/        spool of both daemons, with the multiplexor's socket
@@ -41,6 +42,7 @@ fi
 
 mkdir -p "$run"
 run=$(cd "$run" && pwd)
+echo "make run: running under $run"
 spool=$run/spool
 quarantine=$run/quarantine
 sockdir=$run/sock

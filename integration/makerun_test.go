@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -368,5 +369,114 @@ func testMakeRunAndDemo(t *testing.T, cred *syscall.Credential) {
 		if strings.HasPrefix(e.Name(), "mdefang-") {
 			t.Errorf("spool: %s left behind", e.Name())
 		}
+	}
+}
+
+// TestMakeRunInPrivateClone is `make run` as a newcomer runs it: as root, in
+// a fresh clone inside a private (0700) directory such as root's home, which
+// the user defang cannot reach. make run must pick a run directory defang
+// can reach, say where it is, and bring the stack up; Ctrl-C stops it.
+func TestMakeRunInPrivateClone(t *testing.T) {
+	harness.RequireRoot(t)
+	harness.RequireProgram(t, "/usr/bin/git", "git")
+	harness.LookupUser(t, harness.DefangUser, "mimedefang")
+	private := t.TempDir()
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clone := filepath.Join(private, "md")
+	root := filepath.Join(harness.ModuleRoot(t), "..")
+	if out, err := exec.Command("git", "clone", "-q", root, clone).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+
+	ports := harness.FreePorts(t, 2)
+	var logs lockedBuffer
+	cmd := exec.Command("make", "run")
+	cmd.Dir = clone
+	cmd.Env = append(os.Environ(),
+		fmt.Sprintf("MX_METRICS=127.0.0.1:%d", ports[0]), fmt.Sprintf("MILTER_METRICS=127.0.0.1:%d", ports[1]))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C goes to the whole group, as from a terminal
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var run string
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			select {
+			case <-exited:
+			case <-time.After(harness.Scale(60 * time.Second)):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-exited
+			}
+		}
+		if run != "" {
+			for _, pid := range processesUnder(filepath.Join(run, "bin")) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			os.RemoveAll(run)
+		}
+		if t.Failed() {
+			t.Logf("make run output:\n%s", logs.String())
+		}
+	})
+	line := func(prefix string) string {
+		t.Helper()
+		var rest string
+		// make run builds first: give it minutes.
+		harness.WaitFor(t, 5*time.Minute, "make run to print "+prefix, func() bool {
+			select {
+			case err := <-exited:
+				exited <- err
+				t.Fatalf("make run exited (%v) before printing %q", err, prefix)
+			default:
+			}
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if r, ok := strings.CutPrefix(strings.TrimSpace(l), prefix); ok {
+					rest = strings.TrimSpace(r)
+					return true
+				}
+			}
+			return false
+		})
+		return rest
+	}
+	run = line("make run: running under ")
+	if strings.HasPrefix(run, private) || !strings.HasPrefix(run, "/var/tmp/md-run-") {
+		t.Errorf("make run chose %s; want a directory under /var/tmp that defang can reach, outside the private %s", run, private)
+	}
+	sock := line("milter socket for an MTA: unix:")
+	if !strings.HasPrefix(sock, run+"/") {
+		t.Errorf("milter socket %s is not under the run directory %s", sock, run)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("milter socket: %v", err)
+	}
+	c.Close()
+	mxSock := filepath.Join(run, "spool", "mimedefang-multiplexor.sock")
+	harness.WaitFor(t, 60*time.Second, "an idle md-worker", func() bool {
+		r, err := harness.Exchange(mxSock, "status\n")
+		return err == nil && strings.Contains(strings.Fields(r + " x")[0], "I")
+	})
+
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-exited:
+		exited <- nil
+	case <-time.After(harness.Scale(60 * time.Second)):
+		t.Fatalf("make run still running 60 s after Ctrl-C")
+	}
+	if err := harness.Await(10*time.Second, func() bool { return len(processesUnder(filepath.Join(run, "bin"))) == 0 }); err != nil {
+		t.Errorf("processes of make run left after Ctrl-C: %v (%v)", processesUnder(filepath.Join(run, "bin")), err)
+	}
+	if !strings.Contains(logs.String(), "make run: stopped") {
+		t.Errorf("make run did not report a clean stop")
 	}
 }
