@@ -8,5 +8,5 @@
 // nothing about sockets, processes or MIME: callers frame lines, this package
 // gives them meaning.
 //
-// The byte-level reference is mimedefang-protocol.md §2, §3, §6 and §8.
+// The byte-level reference is docs/reference/protocol.md §2, §3, §6 and §8.
 package proto

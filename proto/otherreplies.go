@@ -10,7 +10,7 @@ import (
 // error lines.
 
 // FreeReply is the multiplexor's answer to Free: the number of free workers
-// as "%d\n" (reference §8.2).
+// as "%d\n" (docs/reference/protocol.md §8.2).
 func FreeReply(n int) string { return strconv.Itoa(n) + "\n" }
 
 // ParseFreeReply reads a reply to Free as the milter does
@@ -40,7 +40,7 @@ func ParseFreeReply(raw string) (int, error) {
 }
 
 // The answer codes of a map reply, the ones Sendmail's SOCKETMAP
-// understands (reference §10.1). mimedefang.pl answers
+// understands (docs/reference/protocol.md §10.1). mimedefang.pl answers
 // "PERM Invalid code from filter_map: ..." for any other.
 const (
 	MapOK       = "OK"
@@ -95,7 +95,7 @@ const PingReply = "PONG\n"
 // ErrorReply renders a worker's or multiplexor's error line,
 // "error: msg\n". The text is not encoded; every CR and LF in it becomes a
 // space so that the reply stays one line (a second line would be taken as
-// the answer to the next request, reference §14 item 6). The milter treats
+// the answer to the next request, docs/reference/protocol.md §14 item 6). The milter treats
 // any such reply to a check or scan as a tempfail.
 func ErrorReply(msg string) string {
 	return "error: " + strings.NewReplacer("\r", " ", "\n", " ").Replace(msg) + "\n"

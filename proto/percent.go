@@ -1,6 +1,6 @@
 package proto
 
-// The two escape sets of the original (reference §2.1). Both escape control
+// The two escape sets of the original (docs/reference/protocol.md §2.1). Both escape control
 // bytes, space, DEL, 8-bit bytes and '%'. The wide set, used on every socket
 // and in RESULTS, also escapes the three quoting characters \ ' ".
 // The narrow set is used only for the COMMANDS file.
@@ -42,7 +42,7 @@ func Encode(s string) string { return encode(s, escapeWide) }
 
 // EncodeCommands percent-encodes s with the narrow byte set (P-narrow) used in
 // the COMMANDS file: bytes <= 0x20, >= 0x7F and % only. Backslash and quotes
-// are left alone, as the original milter does (reference §14 item 1).
+// are left alone, as the original milter does (docs/reference/protocol.md §14 item 1).
 func EncodeCommands(s string) string { return encode(s, escapeNarrow) }
 
 func unhex(c byte) (byte, bool) {

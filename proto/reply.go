@@ -9,7 +9,7 @@ import (
 )
 
 // Verdict is the number N in a check reply "ok N ...": what the milter does
-// with the SMTP stage (reference §3.1, §3.3).
+// with the SMTP stage (docs/reference/protocol.md §3.1, §3.3).
 type Verdict int
 
 // The verdicts, with the values of the original's MD_* constants.

@@ -110,7 +110,7 @@ func TestParseCheckReplyError(t *testing.T) {
 	}
 }
 
-// TestNewCheckReply is the table of reference §6.4.4.
+// TestNewCheckReply is the table of docs/reference/protocol.md §6.4.4.
 func TestNewCheckReply(t *testing.T) {
 	tests := []struct {
 		name      string

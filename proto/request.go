@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Request is one request line: a milter→multiplexor request (reference §3.2)
+// Request is one request line: a milter→multiplexor request (docs/reference/protocol.md §3.2)
 // or a multiplexor→worker command (§6.3). The concrete types are Free,
 // RelayOK, HeloOK, SenderOK, RecipOK, Scan, Map, Tick, Ping and Unknown.
 type Request interface {
@@ -20,7 +20,7 @@ type Request interface {
 	Command() string
 }
 
-// The stand-ins the milter substitutes for empty fields (reference §3.2).
+// The stand-ins the milter substitutes for empty fields (docs/reference/protocol.md §3.2).
 const (
 	UnknownField = "UNKNOWN" // missing IP, myip, HELO, sender, recipient, first recipient
 	NoQueue      = "NOQUEUE" // missing queue ID
@@ -307,7 +307,7 @@ func asciiLower(s string) string {
 }
 
 // ParseRequest parses one request line as mimedefang.pl's server loop does
-// (reference §6.4.2): the line, with or without its "\n", is split on runs
+// (docs/reference/protocol.md §6.4.2): the line, with or without its "\n", is split on runs
 // of white space, every word is percent-decoded, and the first word,
 // lower-cased (ASCII only), names the command. Missing trailing fields come
 // back empty and surplus ones are ignored, as the worker's handlers do.
@@ -373,7 +373,7 @@ func ParseRequest(line string) (Request, error) {
 }
 
 // RequestType is the multiplexor's classification of a request, used for
-// worker scheduling and the load statistics (reference §7.2, §8.3.3). The
+// worker scheduling and the load statistics (docs/reference/protocol.md §7.2, §8.3.3). The
 // values are those of the original's *_CMD constants.
 type RequestType int
 
@@ -414,7 +414,7 @@ func (t RequestType) String() string {
 // CommandType classifies a raw request line exactly as the multiplexor's
 // cmd_to_number does: by the case-sensitive prefixes "relayok ",
 // "senderok ", "recipok " and "scan ". Everything else is TypeOther,
-// including helook (reference §14 item 16), upper-case names, and a name
+// including helook (docs/reference/protocol.md §14 item 16), upper-case names, and a name
 // not followed by a space.
 func CommandType(line string) RequestType {
 	switch {

@@ -12,7 +12,7 @@ import (
 	"github.com/mdgo/md/integration/internal/harness"
 )
 
-// The multiplexor's own error replies (reference §7.6, §8.5).
+// The multiplexor's own error replies (docs/reference/protocol.md §7.6, §8.5).
 const (
 	replyNoResponse  = "ERR No response from worker\n"
 	replyTimeout     = "ERR Filter timed out - check filter rules or system load\n"
@@ -198,7 +198,7 @@ func TestGarbage(t *testing.T) {
 }
 
 // An idle worker that ignores EOF and SIGTERM, retired by a reread, gets EOF,
-// SIGTERM 10 s later and SIGKILL 10 s after that (reference §7.5): it is
+// SIGTERM 10 s later and SIGKILL 10 s after that (docs/reference/protocol.md §7.5): it is
 // still alive after the SIGTERM, and gone within 30 s. The pool keeps
 // serving on its other slot meanwhile.
 func TestIgnoreEOFAndTERM(t *testing.T) {
@@ -228,7 +228,7 @@ func TestIgnoreEOFAndTERM(t *testing.T) {
 
 // A worker that writes its reply and a second line in one write(2) is out of
 // step. The original throws away the bytes after the first newline of a
-// read (reference §6.2); they must never become the reply to the request
+// read (docs/reference/protocol.md §6.2); they must never become the reply to the request
 // queued behind, which the multiplexor hands to the worker as soon as its
 // reply is in. Every queued request gets its own reply.
 func TestTwoLinesInOneWriteWithQueue(t *testing.T) {
@@ -292,7 +292,7 @@ func TestCrashWithQueue(t *testing.T) {
 }
 
 // More than three workers busy when the busy timeout fires: the first
-// timeout reply says the system may be overloaded (reference §7.6).
+// timeout reply says the system may be overloaded (docs/reference/protocol.md §7.6).
 func TestHangOverloaded(t *testing.T) {
 	t.Parallel()
 	const replyOverloaded = "ERR Filter timed out - system may be overloaded (consider increasing busy timeout)\n"
@@ -329,8 +329,8 @@ func TestHangOverloaded(t *testing.T) {
 }
 
 // A reply line longer than 4095 bytes reaches the client cut to 4095 bytes,
-// without its newline (reference §6.2); a command of 4095 bytes or more is
-// refused (reference §8.1). Either way the next request is answered
+// without its newline (docs/reference/protocol.md §6.2); a command of 4095 bytes or more is
+// refused (docs/reference/protocol.md §8.1). Either way the next request is answered
 // correctly.
 func TestLongLines(t *testing.T) {
 	t.Parallel()
@@ -436,7 +436,7 @@ func TestShutdownWithStubbornWorkers(t *testing.T) {
 }
 
 // A worker that writes half a line and exits: the partial line is forwarded
-// as it is, without a newline (reference §7.6), and the worker is replaced.
+// as it is, without a newline (docs/reference/protocol.md §7.6), and the worker is replaced.
 func TestPartialLineThenExit(t *testing.T) {
 	t.Parallel()
 	m := startMux(t, "-m", "1", "-x", "1", "-w", "1")

@@ -285,7 +285,7 @@ func await(t *testing.T, ch <-chan string, d time.Duration, what string) string 
 	}
 }
 
-// status is the parsed reply to `status` (reference §8.3.1).
+// status is the parsed reply to `status` (docs/reference/protocol.md §8.3.1).
 type status struct {
 	states                                   string // one of S I B K per slot
 	msgs, activations, queueSize, queued, up int
@@ -303,7 +303,7 @@ func (m *mux) status() status {
 	return s
 }
 
-// slot is one line of the `workers` reply (reference §8.3.2).
+// slot is one line of the `workers` reply (docs/reference/protocol.md §8.3.2).
 type slot struct {
 	n     int
 	state byte

@@ -21,7 +21,7 @@ import (
 	"github.com/mdgo/md/integration/internal/harness"
 )
 
-// Tests of the options of reference §11.2 that change what the multiplexor
+// Tests of the options of docs/reference/protocol.md §11.2 that change what the multiplexor
 // does, each against the real binary: -y, -V, -W, -t with SIGHUP, SIGINT,
 // -L, -a, -O, -k, -p with going into the background, and bad options.
 
@@ -32,10 +32,10 @@ const (
 	replyPrivileged      = "error: Attempt to use privileged command on unprivileged socket\n"
 )
 
-// statusRE is the reply to `status` (reference §8.3.1).
+// statusRE is the reply to `status` (docs/reference/protocol.md §8.3.1).
 var statusRE = regexp.MustCompile(`^[SIBK]+ \d+ \d+ \d+ \d+ \d+\n$`)
 
-// recipok builds a recipok request as the milter sends it (reference §3.2):
+// recipok builds a recipok request as the milter sends it (docs/reference/protocol.md §3.2):
 // recipient, sender, IP, host name, first recipient, HELO, directory, queue
 // ID, mailer, host, address.
 func recipok(rcpt, sender string) string {
@@ -81,7 +81,7 @@ func dialDo(network, addr, cmd string) (string, error) {
 // -y: with two workers busy on recipok for one domain, a third recipok for
 // that domain (compared case-insensitively) is refused at once with the
 // per-domain reply, while a recipok for another domain is served; once the
-// slow ones are done the domain is served again (reference §7.10).
+// slow ones are done the domain is served again (docs/reference/protocol.md §7.10).
 func TestRecipokPerDomainLimit(t *testing.T) {
 	t.Parallel()
 	m := startMux(t, "-m", "1", "-x", "4", "-y", "2", "-w", "1", "-l")
@@ -162,7 +162,7 @@ func TestMaxLifetime(t *testing.T) {
 
 // -W: a worker start within -W seconds of the last one is refused; the
 // request that needed it gets "Unable to activate worker" at once and is not
-// queued, even with room in the queue (reference §7.3). After the gap a
+// queued, even with room in the queue (docs/reference/protocol.md §7.3). After the gap a
 // start succeeds.
 func TestMinStartGap(t *testing.T) {
 	t.Parallel()
@@ -208,7 +208,7 @@ func TestMinStartGap(t *testing.T) {
 	}
 }
 
-// statsLineRE is a -t line (reference §12.3).
+// statsLineRE is a -t line (docs/reference/protocol.md §12.3).
 var statsLineRE = regexp.MustCompile(`^(\d\d/\d\d/\d{4}:\d\d:\d\d:\d\d) (\d+)\.\d{3} (StartWorker|StartFilter|EndFilter|KillWorker|ReapWorker) worker=\d+ nworkers=\d+ nbusy=\d+(?: (.*))?$`)
 
 // readStats reads a stats file and checks every line's format: the date is
@@ -313,7 +313,7 @@ func TestStatsFile(t *testing.T) {
 	m.expect("ping", "PONG\n")
 }
 
-// SIGINT rereads as the reread command does (reference §7.12): idle workers
+// SIGINT rereads as the reread command does (docs/reference/protocol.md §7.12): idle workers
 // are replaced at once, a busy one after its request, which is answered; the
 // multiplexor keeps running.
 func TestSIGINTRereads(t *testing.T) {
@@ -497,7 +497,7 @@ func (n *notifyConn) drain(d time.Duration) []string {
 
 // -O: a listener gets only the message types it subscribed to (and the
 // untyped *OK); at most five listeners, a sixth is turned away
-// (reference §10.2).
+// (docs/reference/protocol.md §10.2).
 func TestNotifySubscription(t *testing.T) {
 	t.Parallel()
 	port := harness.FreePort(t)
@@ -576,7 +576,7 @@ func TestNotifySubscription(t *testing.T) {
 }
 
 // -k: the autoscaler samples the busy ratio every 15 s into a moving average
-// that `autoscale` shows (reference §7.13, §8.3.8).
+// that `autoscale` shows (docs/reference/protocol.md §7.13, §8.3.8).
 func TestAutoscale(t *testing.T) {
 	t.Parallel()
 	m := startMux(t, "-m", "1", "-x", "3", "-w", "1", "-k", "-b", "30")
@@ -696,7 +696,7 @@ func alive(pid int) bool {
 
 // Without -D the multiplexor goes into the background: the command returns
 // 0 once the sockets are open, the pid file names the running multiplexor,
-// and SIGTERM to that PID stops it and its workers (reference §11.5, §7.12).
+// and SIGTERM to that PID stops it and its workers (docs/reference/protocol.md §11.5, §7.12).
 func TestBackground(t *testing.T) {
 	t.Parallel()
 	b := newBgDirs(t)

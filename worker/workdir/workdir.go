@@ -1,6 +1,6 @@
 // Package workdir builds MIMEDefang working directories (INPUTMSG, HEADERS,
 // COMMANDS) from raw messages, the way md-milterd spools a message before it
-// sends `scan <qid> <dir>` (protocol reference §5.2, §5.3). It is shared by
+// sends `scan <qid> <dir>` (docs/reference/protocol.md §5.2, §5.3). It is shared by
 // the conformance harness and the benchmark driver so that both feed the
 // workers the same bytes.
 //

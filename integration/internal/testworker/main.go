@@ -1,5 +1,5 @@
 // Command testworker is a fault-injection worker for md-multiplexor's tests.
-// It speaks the worker side of the server-mode protocol (reference §6): one
+// It speaks the worker side of the server-mode protocol (docs/reference/protocol.md §6): one
 // request line on stdin, one reply line on stdout, written in a single
 // write. The command word selects a behaviour, good or bad, so that a test
 // can make one worker crash, hang, leak, or write garbage while the others

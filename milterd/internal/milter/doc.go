@@ -1,6 +1,6 @@
 // Package milter is md-milterd's milter session: one go-milter Milter per MTA
 // connection, doing what the original C milter `mimedefang` does at each
-// SMTP stage (reference §4): the connect-time admission and relay checks,
+// SMTP stage (docs/reference/protocol.md §4): the connect-time admission and relay checks,
 // the HELO, sender and recipient checks through the multiplexor, the
 // working directory written as the message streams in (package spool), the
 // scan at end of message and the RESULTS file applied through go-milter's

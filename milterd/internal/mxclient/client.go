@@ -14,7 +14,7 @@ import (
 
 // MaxReply is the most bytes of a reply the milter keeps: MXCommand reads
 // into a buffer of SMALLBUF-1 bytes and keeps len-1 = 16382 of them
-// (reference §3.1).
+// (docs/reference/protocol.md §3.1).
 const MaxReply = 16382
 
 // DefaultTimeout bounds one exchange (connect, write, read) when
@@ -57,7 +57,7 @@ type Reply struct {
 }
 
 // Error is every failure of an exchange. Each one means the milter answers
-// with a temporary failure (reference §3.4).
+// with a temporary failure (docs/reference/protocol.md §3.4).
 type Error struct {
 	// Command is the request's command name ("free", "relayok", ...).
 	Command string

@@ -9,7 +9,7 @@ import (
 // Stage is the SMTP stage a check belongs to.
 type Stage int
 
-// The stages with a check (reference §4.1-§4.4).
+// The stages with a check (docs/reference/protocol.md §4.1-§4.4).
 const (
 	Connect   Stage = iota // relayok (-r)
 	Helo                   // helook (-H)
@@ -52,7 +52,7 @@ const maxDelay = time.Duration(1<<63-1) / time.Second * time.Second
 
 // Decide turns a parsed check reply into the milter's answer, as the
 // original's callbacks do (mimedefang.c: mfconnect, helo, envfrom, rcptto,
-// set_dsn; reference §3.3, §4):
+// set_dsn; docs/reference/protocol.md §3.3, §4):
 //
 //   - at Connect no reply text is set and no delay applied, because
 //     libmilter cannot set a reply at connect;

@@ -1,5 +1,5 @@
 // Package mxclient is md-milterd's side of the milter → multiplexor request
-// protocol (reference §3): one UNIX-socket connection per request, the
+// protocol (docs/reference/protocol.md §3): one UNIX-socket connection per request, the
 // request line written in one go, the reply read until the multiplexor
 // closes the connection.
 //

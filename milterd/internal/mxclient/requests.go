@@ -12,7 +12,7 @@ import (
 // MXCheckFreeWorkers). The reply is read with sscanf("%d"): anything that
 // does not start with a number is an *Error wrapping proto.ErrBadReply. A
 // negative count is returned as it is; the milter tempfails on it as well
-// (reference §4.1).
+// (docs/reference/protocol.md §4.1).
 func (c *Client) Free(ctx context.Context) (int, error) {
 	r, err := c.Exchange(ctx, proto.Free{}.Line())
 	if err != nil {
@@ -26,7 +26,7 @@ func (c *Client) Free(ctx context.Context) (int, error) {
 }
 
 // RelayOK sends the connect-time check, "relayok ip name client_port myip
-// daemon_port qid" with the stand-ins of reference §3.2 (utils.c:
+// daemon_port qid" with the stand-ins of docs/reference/protocol.md §3.2 (utils.c:
 // MXRelayOK). See Check for the reply.
 func (c *Client) RelayOK(ctx context.Context, req proto.RelayOK) (proto.CheckReply, error) {
 	return c.check(ctx, req)

@@ -3,7 +3,7 @@
 // (accept, reject, tempfail, discard) and the ordered list of milter
 // modifications (headers, recipients, sender, body, quarantine), exactly
 // as the original milter reads and applies it at end of message
-// (mimedefang.c: eom; reference §5.4-§5.6 and the quirks of §14).
+// (mimedefang.c: eom; docs/reference/protocol.md §5.4-§5.6 and the quirks of §14).
 //
 // It does not talk to the MTA. A Plan is applied by the milter session,
 // through go-milter's Modifier, in order: every Action, then the

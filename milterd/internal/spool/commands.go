@@ -7,7 +7,7 @@ import (
 )
 
 // standardMacros are the 23 macros the original writes at MAIL FROM, in its
-// order (mimedefang.c: StandardSendmailMacros; reference §5.3 item 4).
+// order (mimedefang.c: StandardSendmailMacros; docs/reference/protocol.md §5.3 item 4).
 var standardMacros = [...]string{
 	"_", "auth_authen", "auth_author", "auth_ssf", "auth_type",
 	"cert_issuer", "cert_subject", "cipher", "cipher_bits", "daemon_name",
@@ -64,7 +64,7 @@ type MailFrom struct {
 	// Hostname is the client host name from the connect callback; "" writes
 	// a bare `H` line.
 	Hostname string
-	// ClientIP is the client address string of reference §4.1; "" writes a
+	// ClientIP is the client address string of docs/reference/protocol.md §4.1; "" writes a
 	// bare `I` line.
 	ClientIP string
 	// Helo is the last HELO/EHLO argument; "" means none was seen and no `E`
@@ -84,7 +84,7 @@ type Recipient struct {
 	Mailer, Host, RcptAddr string
 }
 
-// Commands builds COMMANDS lines (reference §5.3): a command letter, the
+// Commands builds COMMANDS lines (docs/reference/protocol.md §5.3): a command letter, the
 // argument encoded with P-narrow (proto.EncodeCommands), then "\n"; the
 // fields of `R` and `=` lines are encoded one by one and joined with single
 // spaces. The zero value is an empty buffer ready to use. Commands only

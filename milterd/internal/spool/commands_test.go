@@ -8,7 +8,7 @@ import (
 )
 
 // P-narrow escapes bytes <= 0x20, >= 0x7F and %; it leaves \ ' " alone
-// (reference §2.1, §14 item 1).
+// (docs/reference/protocol.md §2.1, §14 item 1).
 func TestCommandsLineEncoding(t *testing.T) {
 	tests := []struct {
 		name, arg, want string

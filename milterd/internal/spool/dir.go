@@ -10,7 +10,7 @@ import (
 	"github.com/mdgo/md/milterd/internal/rawfile"
 )
 
-// File and directory names inside the spool (reference §5.1, §5.2, §5.7).
+// File and directory names inside the spool (docs/reference/protocol.md §5.1, §5.2, §5.7).
 const (
 	// DirPrefix starts the name of every working directory.
 	DirPrefix = "mdefang-"
@@ -41,12 +41,12 @@ type Options struct {
 	// instead of being held open for the whole message.
 	ConserveDescriptors bool
 	// ValidateHeader is the IP-validation header name read from the key file
-	// (reference §13.3); "" turns the `J` line off.
+	// (docs/reference/protocol.md §13.3); "" turns the `J` line off.
 	ValidateHeader string
 	// KeepFoldCR writes CRLF where a header value delivered by the MTA holds
 	// CRLF (at fold points), as MIMEDefang up to 3.6 (Debian's 3.3 included)
 	// did. The default drops the CR, as MIMEDefang does since commit 977f1a8
-	// (reference §14 item 31), so that INPUTMSG has LF line ends only.
+	// (docs/reference/protocol.md §14 item 31), so that INPUTMSG has LF line ends only.
 	// Postfix delivers folded headers with LF alone, so with Postfix both
 	// settings write the same bytes.
 	KeepFoldCR bool
@@ -121,7 +121,7 @@ type WorkingDir struct {
 	cleaned bool
 }
 
-// Create does what envfrom does (reference §4.3, §5.1): it creates the
+// Create does what envfrom does (docs/reference/protocol.md §4.3, §5.1): it creates the
 // working directory DirName(m) inside opts.SpoolDir with mode
 // opts.DirMode(), creates an empty HEADERS file and writes the MAIL FROM
 // batch of COMMANDS (Commands.MailFrom).
@@ -255,12 +255,12 @@ func (w *WorkingDir) Close() error {
 
 // MarkFilterFailed records that the filter failed (scan error, missing
 // RESULTS ...), so that Cleanup keeps the directory under -k. The original
-// sets this flag after its cleanup in some paths (reference §14 item 28);
+// sets this flag after its cleanup in some paths (docs/reference/protocol.md §14 item 28);
 // the caller decides whether to call this before Cleanup.
 func (w *WorkingDir) MarkFilterFailed() { w.filterFailed = true }
 
 // Disposition says what Cleanup did with the directory, so that the caller
-// can log the original's lines (reference §5.7).
+// can log the original's lines (docs/reference/protocol.md §5.7).
 type Disposition int
 
 const (
@@ -324,7 +324,7 @@ func (w *WorkingDir) Cleanup() (Disposition, error) {
 
 // Remove closes the files and removes the directory unconditionally, as the
 // original does with a leftover directory at the next MAIL FROM of the same
-// connection (reference §5.1). Removing a directory that is already gone is
+// connection (docs/reference/protocol.md §5.1). Removing a directory that is already gone is
 // not an error.
 func (w *WorkingDir) Remove() error {
 	err := w.Close()

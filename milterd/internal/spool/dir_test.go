@@ -11,7 +11,7 @@ import (
 )
 
 // The modes are exact whatever the process umask: 0700/0600, or 0750/0640
-// with -G (reference §5.1).
+// with -G (docs/reference/protocol.md §5.1).
 func TestPermissions(t *testing.T) {
 	tests := []struct {
 		group             bool

@@ -1,5 +1,5 @@
 // Package spool writes the per-message working directory that md-milterd
-// shares with the multiplexor's workers (reference §5): its name and
+// shares with the multiplexor's workers (docs/reference/protocol.md §5): its name and
 // permissions, the INPUTMSG, HEADERS and COMMANDS files, byte for byte as the
 // original C milter `mimedefang` writes them, and its removal.
 //

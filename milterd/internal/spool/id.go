@@ -6,7 +6,7 @@ import (
 )
 
 // IDAlphabet is the 60-character alphabet of the MIMEDefang ID, in digit
-// order (reference §13.2, gen_id.c).
+// order (docs/reference/protocol.md §13.2, gen_id.c).
 const IDAlphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
 
 // IDLen is the length of a MIMEDefang ID.

@@ -3,7 +3,7 @@ package spool
 import "strconv"
 
 // SetQueueID records the MTA queue ID (macro i), as set_queueid does at every
-// callback (reference §13.4). An empty qid (macro not supplied) changes
+// callback (docs/reference/protocol.md §13.4). An empty qid (macro not supplied) changes
 // nothing. A qid that differs from the stored one replaces it and makes a
 // new `Q` line due at the next AddRecipient, WriteQueueID or Finish.
 func (w *WorkingDir) SetQueueID(qid string) {
@@ -45,7 +45,7 @@ func (w *WorkingDir) AddRecipient(r Recipient) error {
 }
 
 // Header records one header as the original's header callback does
-// (reference §5.2, §5.3); the lines reach the files, in this order, at
+// (docs/reference/protocol.md §5.2, §5.3); the lines reach the files, in this order, at
 // EndOfHeaders (or once 64 KiB are kept, or at Body or Finish if the MTA
 // sent no end of headers), so that the files hold the same bytes as the
 // original's when the scan reads them:
@@ -156,7 +156,7 @@ func (w *WorkingDir) EndOfHeaders() error {
 }
 
 // Body appends one body chunk to INPUTMSG, as the body callback does
-// (reference §5.2): CRLF becomes LF; a bare CR is kept, or dropped with
+// (docs/reference/protocol.md §5.2): CRLF becomes LF; a bare CR is kept, or dropped with
 // Options.StripBareCR, and marks the body suspicious; a NUL marks it
 // suspicious. A CR at the end of a chunk is held back: dropped if the next
 // chunk starts with LF, otherwise written (unless -c) and marked suspicious;
@@ -212,7 +212,7 @@ func (w *WorkingDir) Finish() error {
 }
 
 // ContentTypeHeaders returns how many Content-Type headers were seen; the
-// milter deletes all but the first at end of message (reference §5.6).
+// milter deletes all but the first at end of message (docs/reference/protocol.md §5.6).
 func (w *WorkingDir) ContentTypeHeaders() int { return w.contentTypes }
 
 // SawMIMEVersion reports whether a MIME-Version header was seen (the `M`

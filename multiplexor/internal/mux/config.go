@@ -13,7 +13,7 @@ const DefaultSpoolDir = "/var/spool/MIMEDefang"
 // DefaultWorkerProgram is the original's worker path.
 const DefaultWorkerProgram = "/usr/bin/mimedefang.pl"
 
-// Config holds every option of mimedefang-multiplexor (reference §11.2). The
+// Config holds every option of mimedefang-multiplexor (docs/reference/protocol.md §11.2). The
 // zero value is not useful: start from DefaultConfig and call Normalize.
 type Config struct {
 	SpoolDir      string // -z
@@ -84,7 +84,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// Normalize applies the original's clamping rules (reference §11.2) and
+// Normalize applies the original's clamping rules (docs/reference/protocol.md §11.2) and
 // rejects what the original rejects. It fills in derived defaults (the socket
 // path, the lock file).
 func (c *Config) Normalize() error {

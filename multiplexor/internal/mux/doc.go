@@ -12,5 +12,5 @@
 // client connection has its own goroutine. Nothing blocks while holding mu
 // except fork/exec of a worker.
 //
-// The byte-level reference is mimedefang-protocol.md §6 to §10.
+// The byte-level reference is docs/reference/protocol.md §6 to §10.
 package mux

@@ -68,7 +68,7 @@ func fitEncoded(enc string, outlen int) string {
 // Kind says how a user command is carried out.
 type Kind int
 
-// The ways a command is carried out (mimedefang-protocol.md §9.2).
+// The ways a command is carried out (docs/reference/protocol.md §9.2).
 const (
 	// Raw prints the reply unchanged, plus a newline if it lacks one.
 	Raw Kind = iota
@@ -149,7 +149,7 @@ var exact = map[string]Plan{
 	"hload-recipok\n":     {Send: "hload-recipok\n", Kind: HLoad, Labels: recipokLabels},
 }
 
-// PlanFor maps one command line to its plan (mimedefang-protocol.md §9.2).
+// PlanFor maps one command line to its plan (docs/reference/protocol.md §9.2).
 // The line is compared as a whole, newline included, so "status" without a
 // newline (the last line of -i input at EOF) is not the status command: it
 // is sent as it is and its reply decoded. Three prefixes take an argument:

@@ -5,7 +5,7 @@
 // sends it over a UNIX-domain socket (one command per connection), and prints
 // the reply either unchanged, percent-decoded, or reformatted for people
 // (status, barstatus, load*, hload*, load1) and for programs (jsonstatus,
-// jsonload1). The byte formats are in mimedefang-protocol.md §9; where the
+// jsonload1). The byte formats are in docs/reference/protocol.md §9; where the
 // original behaves in a way that section does not spell out (GNU getopt
 // argument permutation, C-string truncation at NUL bytes, sscanf parsing of
 // malformed replies, float bar arithmetic), this package copies the original,

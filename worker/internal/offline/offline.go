@@ -89,7 +89,7 @@ func splitMessage(raw []byte) ([]header, []byte) {
 }
 
 // BuildWorkingDir writes COMMANDS, HEADERS and INPUTMSG for raw and env into
-// dir as md-milterd does (reference §5.2, §5.3).
+// dir as md-milterd does (docs/reference/protocol.md §5.2, §5.3).
 func BuildWorkingDir(dir string, raw []byte, env Envelope) error {
 	env.defaults()
 	hs, body := splitMessage(raw)
@@ -210,7 +210,7 @@ func finish(out io.Writer, v, stage string) (string, error) {
 }
 
 // report prints what the milter would do with RESULTS (its rules of
-// reference §5.5).
+// docs/reference/protocol.md §5.5).
 func report(out io.Writer, dir string) (string, error) {
 	res, err := os.ReadFile(filepath.Join(dir, "RESULTS"))
 	if err != nil {

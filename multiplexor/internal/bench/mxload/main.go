@@ -12,7 +12,7 @@
 //
 // read the reply to EOF, and check that it is exactly "ok 1 ok 250 2.1.0 0\n"
 // (anything else, or any socket error, counts as an error). This is what the
-// milter's MXCommand does (reference §3.1), with the same blocking system
+// milter's MXCommand does (docs/reference/protocol.md §3.1), with the same blocking system
 // calls, so a full listen backlog makes connect wait rather than fail.
 //
 // After the warm-up (requests that are not counted) it runs for -d, or until

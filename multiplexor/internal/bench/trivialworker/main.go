@@ -1,5 +1,5 @@
 // Command trivialworker is the cheapest worker a multiplexor can run: it
-// speaks the server-mode protocol of mimedefang.pl (reference §6.3, §6.4) and
+// speaks the server-mode protocol of mimedefang.pl (docs/reference/protocol.md §6.3, §6.4) and
 // nothing else, so that a benchmark measures the multiplexor, not a filter.
 //
 // Usage: trivialworker [-f FILTER] -server|-serveru
