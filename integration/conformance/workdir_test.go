@@ -1,6 +1,9 @@
 package conformance
 
-import "github.com/mdgo/md/worker/workdir"
+import (
+	"github.com/mdgo/md/proto"
+	"github.com/mdgo/md/worker/workdir"
+)
 
 // The conformance harness builds its working directories with package
 // workdir (shared with the benchmark driver); these are the harness's
@@ -25,7 +28,7 @@ func splitMessage(msg []byte) ([]header, []byte) {
 
 func unfold(v string) string { return workdir.Unfold(v) }
 
-func commandsEncode(s string) string { return workdir.CommandsEncode(s) }
+func commandsEncode(s string) string { return proto.EncodeCommands(s) }
 
 // buildWorkDir writes INPUTMSG, HEADERS and COMMANDS for raw into dir the
 // way md-milterd spools a message (workdir.Build).

@@ -1,12 +1,12 @@
 // Package workdir builds MIMEDefang working directories (INPUTMSG, HEADERS,
 // COMMANDS) from raw messages, the way md-milterd spools a message before it
-// sends `scan <qid> <dir>` (docs/reference/protocol.md §5.2, §5.3). It is shared by
-// the conformance harness and the benchmark driver so that both feed the
-// workers the same bytes.
+// sends `scan <qid> <dir>` (docs/reference/protocol.md §5.2, §5.3). It is the
+// one place that does so outside md-milterd: `md-worker test` (package
+// offline), the conformance harness and the benchmark driver all use it, so
+// that they feed the workers the same bytes.
 //
-// It is not a milter: the envelope is fixed (Sender, RelayIP, RelayHost,
-// Helo, Recipients) and there are no per-connection macros beyond the few
-// that filters read.
+// It is not a milter: the envelope is given (Envelope), and there are no
+// per-connection macros beyond the ones the envelope lists.
 package workdir
 
 import (
@@ -15,9 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mdgo/md/proto"
 )
 
-// The envelope every message arrives with, as md-milterd would record it in
+// The envelope of DefaultEnvelope, as md-milterd would record it in
 // COMMANDS.
 const (
 	Sender    = "<alice@example.org>"
@@ -27,15 +29,50 @@ const (
 )
 
 // Recipient is one RCPT TO as COMMANDS records it: the address as given,
-// and the mailer, host and address the MTA resolved it to.
+// and the mailer, host and address the MTA resolved it to ("?" when
+// unknown).
 type Recipient struct {
 	Addr, Mailer, Host, RcptAddr string
 }
 
-// Recipients are the envelope recipients of every message.
+// Recipients are the envelope recipients of DefaultEnvelope.
 var Recipients = []Recipient{
 	{"<bob@example.com>", "esmtp", "mx.example.com", "bob@example.com"},
 	{"<carol@example.net>", "esmtp", "mx.example.net", "carol@example.net"},
+}
+
+// Macro is one "=name value" line of COMMANDS.
+type Macro struct{ Name, Value string }
+
+// Envelope is what COMMANDS says about the SMTP session, apart from what the
+// message's own header gives (U and X lines).
+type Envelope struct {
+	MXID       string // i line: the milter's identifier of the message
+	QueueID    string // Q line; none when "" or NOQUEUE
+	Sender     string // S line, as given in MAIL FROM (with its <>)
+	RelayIP    string // I line
+	RelayHost  string // H line
+	Helo       string // E line
+	Recipients []Recipient
+	Macros     []Macro // "=" lines, in this order, after the S line
+}
+
+// DefaultEnvelope is the fixed envelope of the conformance corpus and the
+// benchmarks: alice to bob and carol from client.example.org, with the
+// macros filters read.
+func DefaultEnvelope(mxID, queueID string) Envelope {
+	return Envelope{
+		MXID: mxID, QueueID: queueID,
+		Sender: Sender, RelayIP: RelayIP, RelayHost: RelayHost, Helo: Helo,
+		Recipients: Recipients,
+		Macros: []Macro{
+			{"_", RelayHost + " [" + RelayIP + "]"},
+			{"j", "mx.example.com"},
+			{"{daemon_name}", "mx.example.com"},
+			{"{if_addr}", "192.0.2.1"},
+			{"i", queueID},
+		},
+	}
 }
 
 // Header is one top-level header field as the milter sees it: the name, and
@@ -81,31 +118,23 @@ func Unfold(v string) string {
 	return strings.NewReplacer("\r", "", "\n", "").Replace(v)
 }
 
-// CommandsEncode is the COMMANDS percent-encoding of the C milter
-// (c:append_percent_encoded): bytes <= 0x20, >= 0x7F and '%'.
-func CommandsEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= 0x20 || c >= 0x7f || c == '%' {
-			fmt.Fprintf(&b, "%%%02X", c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
 // ToLF converts CRLF line endings to LF, as the milter does for INPUTMSG.
 func ToLF(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
 }
 
+// Files returns the contents of INPUTMSG, HEADERS and COMMANDS for raw
+// under DefaultEnvelope(mxID, queueID), by file name.
+func Files(raw []byte, mxID, queueID string) map[string][]byte {
+	return DefaultEnvelope(mxID, queueID).Files(raw)
+}
+
 // Files returns the contents of INPUTMSG, HEADERS and COMMANDS for raw, by
 // file name: INPUTMSG with LF line endings and only the first Content-Type
 // header, HEADERS with one unfolded header per line, COMMANDS with the
-// envelope, the Subject and Message-ID lines and F.
-func Files(raw []byte, mxID, queueID string) map[string][]byte {
+// envelope, the Subject lines, the first Message-ID, the flags for a CR in
+// a header (!) or a CR or NUL in the body (?), and F.
+func (e Envelope) Files(raw []byte) map[string][]byte {
 	msg := ToLF(raw)
 	hs, body := SplitMessage(msg)
 
@@ -138,26 +167,29 @@ func Files(raw []byte, mxID, queueID string) map[string][]byte {
 	input.WriteByte('\n')
 	input.Write(body)
 
-	line := func(letter, arg string) {
-		cmds.WriteString(letter + CommandsEncode(arg) + "\n")
+	line := func(letter string, args ...string) {
+		cmds.WriteString(letter)
+		for i, a := range args {
+			if i > 0 {
+				cmds.WriteByte(' ')
+			}
+			cmds.WriteString(proto.EncodeCommands(a))
+		}
+		cmds.WriteByte('\n')
 	}
-	macro := func(name, value string) {
-		cmds.WriteString("=" + CommandsEncode(name) + " " + CommandsEncode(value) + "\n")
+	line("i", e.MXID)
+	line("S", e.Sender)
+	for _, m := range e.Macros {
+		line("=", m.Name, m.Value)
 	}
-	line("i", mxID)
-	line("S", Sender)
-	macro("_", RelayHost+" ["+RelayIP+"]")
-	macro("j", "mx.example.com")
-	macro("{daemon_name}", "mx.example.com")
-	macro("{if_addr}", "192.0.2.1")
-	macro("i", queueID)
-	line("Q", queueID)
-	line("H", RelayHost)
-	line("I", RelayIP)
-	line("E", Helo)
-	for _, r := range Recipients {
-		cmds.WriteString("R" + CommandsEncode(r.Addr) + " " + CommandsEncode(r.Mailer) + " " +
-			CommandsEncode(r.Host) + " " + CommandsEncode(r.RcptAddr) + "\n")
+	if e.QueueID != "" && e.QueueID != proto.NoQueue {
+		line("Q", e.QueueID)
+	}
+	line("H", e.RelayHost)
+	line("I", e.RelayIP)
+	line("E", e.Helo)
+	for _, r := range e.Recipients {
+		line("R", r.Addr, r.Mailer, r.Host, r.RcptAddr)
 	}
 	for _, s := range subjects {
 		line("U", s)

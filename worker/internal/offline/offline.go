@@ -7,7 +7,6 @@
 package offline
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter"
 	"github.com/mdgo/md/worker/message"
+	"github.com/mdgo/md/worker/workdir"
 )
 
 // Envelope is the SMTP side of the test message.
@@ -59,90 +59,23 @@ func (e *Envelope) defaults() {
 	}
 }
 
-// header is one header field of the input message.
-type header struct{ name, value string }
-
-// splitMessage turns raw mail (CRLF or LF) into header fields (values
-// without the leading blanks, folds kept as LF) and the LF body.
-func splitMessage(raw []byte) ([]header, []byte) {
-	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
-	var hs []header
-	rest := raw
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		line := rest
-		if i >= 0 {
-			line = rest[:i+1]
-		}
-		if len(bytes.TrimRight(line, "\n")) == 0 {
-			rest = rest[len(line):]
-			break
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(hs) > 0 {
-			hs[len(hs)-1].value += "\n" + strings.TrimRight(string(line), "\n")
-		} else if name, val, ok := strings.Cut(strings.TrimRight(string(line), "\n"), ":"); ok {
-			hs = append(hs, header{name, strings.TrimLeft(val, " \t")})
-		}
-		rest = rest[len(line):]
-	}
-	return hs, rest
-}
-
 // BuildWorkingDir writes COMMANDS, HEADERS and INPUTMSG for raw and env into
-// dir as md-milterd does (docs/reference/protocol.md §5.2, §5.3).
+// dir as md-milterd does (package workdir).
 func BuildWorkingDir(dir string, raw []byte, env Envelope) error {
 	env.defaults()
-	hs, body := splitMessage(raw)
-	var cmds, input, hdrs bytes.Buffer
-	line := func(letter byte, args ...string) {
-		cmds.WriteByte(letter)
-		for i, a := range args {
-			if i > 0 {
-				cmds.WriteByte(' ')
-			}
-			cmds.WriteString(proto.EncodeCommands(a))
-		}
-		cmds.WriteByte('\n')
+	e := workdir.Envelope{
+		MXID: "offline", QueueID: env.QueueID,
+		Sender: env.Sender, RelayIP: env.RelayAddr, RelayHost: env.RelayName, Helo: env.Helo,
+		Macros: []workdir.Macro{{Name: "_", Value: env.RelayName}, {Name: "client_port", Value: "0"}},
 	}
-	line('i', "offline")
-	line('S', env.Sender)
-	line('=', "_", env.RelayName)
-	line('=', "client_port", "0")
 	if env.QueueID != proto.NoQueue {
-		line('=', "i", env.QueueID)
-		line('Q', env.QueueID)
+		e.Macros = append(e.Macros, workdir.Macro{Name: "i", Value: env.QueueID})
 	}
-	line('H', env.RelayName)
-	line('I', env.RelayAddr)
-	line('E', env.Helo)
 	for _, r := range env.Recipients {
-		line('R', r, "?", "?", "?")
+		e.Recipients = append(e.Recipients, workdir.Recipient{Addr: r, Mailer: "?", Host: "?", RcptAddr: "?"})
 	}
-	sawCT := false
-	for _, h := range hs {
-		if strings.EqualFold(h.name, "content-type") {
-			if sawCT {
-				continue
-			}
-			sawCT = true
-		}
-		input.WriteString(h.name + ": " + h.value + "\n")
-		hdrs.WriteString(h.name + ": " + strings.NewReplacer("\r", "", "\n", "").Replace(h.value) + "\n")
-		flat := strings.NewReplacer("\r", "", "\n", "").Replace(h.value)
-		switch {
-		case strings.EqualFold(h.name, "subject"):
-			line('U', flat)
-		case strings.EqualFold(h.name, "message-id"):
-			line('X', flat)
-		}
-	}
-	input.WriteByte('\n')
-	input.Write(body)
-	line('F')
-	for name, b := range map[string][]byte{"COMMANDS": cmds.Bytes(), "HEADERS": hdrs.Bytes(), "INPUTMSG": input.Bytes()} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			return fmt.Errorf("offline: %w", err)
-		}
+	if err := workdir.WriteFiles(dir, e.Files(raw), 0o600); err != nil {
+		return fmt.Errorf("offline: %w", err)
 	}
 	return nil
 }
