@@ -1,5 +1,7 @@
 package filter
 
+import "github.com/mdgo/md/worker/filter/smtpcheck"
+
 // Config holds the configuration globals a filter sets (mimedefang-filter(5)
 // "GLOBAL VARIABLES YOU CAN SET"). One Config lives as long as the worker
 // process: values changed inside a callback persist for later requests, as
@@ -64,10 +66,16 @@ type Config struct {
 
 	// SyslogFacility is $SyslogFacility. Default "mail".
 	SyslogFacility string
-	// SALocalTestsOnly is $SALocalTestsOnly. Default true.
-	SALocalTestsOnly bool
-	// AddApparentlyToForSpamAssassin is $AddApparentlyToForSpamAssassin.
+	// AddApparentlyToForSpamAssassin is $AddApparentlyToForSpamAssassin:
+	// true adds an "Apparently-To:" line per recipient to the copy of
+	// the message SpamAssassin scores. Nothing reads it yet: the
+	// SpamAssassin (spamd) integration will, when it builds that copy as
+	// spam_assassin_mail does.
 	AddApparentlyToForSpamAssassin bool
+	// $SALocalTestsOnly has no field: md-worker reaches SpamAssassin
+	// through spamd, whose own -L option decides, and SPAMC has no
+	// per-request switch. The Lua global stays, inert, for filters that
+	// set it.
 	// ValidateIPHeader is $ValidateIPHeader, the IP-validation header
 	// name read from CONFDIR/mimedefang-ip-key, or "".
 	ValidateIPHeader string
@@ -80,18 +88,26 @@ type Config struct {
 	// QuarantineDir is $Features{'Path:QUARANTINEDIR'}. Default
 	// "/var/spool/MD-Quarantine".
 	QuarantineDir string
-	// ConfDir is $Features{'Path:CONFDIR'}. Default "/etc/mail".
-	ConfDir string
 	// Sendmail is $Features{'Path:SENDMAIL'}. Default "/usr/sbin/sendmail".
 	Sendmail string
 
 	// Features holds the other %Features keys a filter sets or reads
-	// (integration switches and paths), by their Perl names.
+	// (integration switches and paths), by their Perl names. The default
+	// has "Path:CONFDIR": "/etc/mail", which only filters read.
 	Features map[string]string
 	// Vars holds filter-defined configuration an engine wants to keep
-	// per worker (for example integration settings such as $ClamdSock),
-	// by name.
+	// per worker (for example md_graphdefang_log_enable's settings), by
+	// name. An integration's settings go in its own field below.
 	Vars map[string]string
+
+	// The network integrations (docs/integrations.md): one field per
+	// package under worker/filter/, whose zero value is the original's
+	// behaviour. Go code sets them; a Lua filter sets the Perl globals
+	// an integration reads, where it has any.
+
+	// SMTPCheck configures md_check_against_smtp_server
+	// (Context.MdCheckAgainstSMTPServer).
+	SMTPCheck smtpcheck.Config
 }
 
 // Stupidity is %Stupidity.
@@ -117,12 +133,10 @@ func DefaultConfig() *Config {
 		NotifyAdministratorSubject: "MIMEDefang Notification",
 		QuarantineSubject:          "MIMEDefang Quarantine Report",
 		SyslogFacility:             "mail",
-		SALocalTestsOnly:           true,
 		SpoolDir:                   "/var/spool/MIMEDefang",
 		QuarantineDir:              "/var/spool/MD-Quarantine",
-		ConfDir:                    "/etc/mail",
 		Sendmail:                   "/usr/sbin/sendmail",
-		Features:                   map[string]string{},
+		Features:                   map[string]string{"Path:CONFDIR": "/etc/mail"},
 		Vars:                       map[string]string{},
 	}
 }

@@ -23,6 +23,13 @@
 // in the stdin/stdout loop; cmd/md-worker loads filters through the Engine
 // registry of this package (Lua files, compiled-in Go filters).
 //
+// The network integrations (the SMTP call-out md_check_against_smtp_server
+// now; clamd, spamd, rspamd, DNS checks, SPF, DKIM and Redis next) are
+// packages under worker/filter/ (smtpcheck ...) that this package imports:
+// each has a field in Config and its functions are Context methods that
+// delegate to it (integrations.go). They never import this package; see
+// docs/integrations.md.
+//
 // What this package is not: it does not speak milter, it does not manage
 // processes, and it never writes the message body with a MIME library's
 // encoder — package message splices the new body from INPUTMSG.

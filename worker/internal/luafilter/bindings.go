@@ -88,8 +88,10 @@ var bindings = map[string]binding{
 	"stream_by_domain":               syncs(ctxBool((*filter.Context).StreamByDomain)),
 	"stream_by_recipient":            syncs(ctxBool((*filter.Context).StreamByRecipient)),
 
-	// Recipient call-out (§4.12).
-	"md_check_against_smtp_server": bindCheckAgainstSMTPServer,
+	// Network integrations (docs/integrations.md): one line each, a
+	// Context method that delegates to the integration's package under
+	// worker/filter/, with a ctxValues adapter that returns the Perl list.
+	"md_check_against_smtp_server": ctxValuesSSSSI((*filter.Context).MdCheckAgainstSMTPServer, 25), // §4.12, filter/smtpcheck
 
 	// Filename and archive matching (§4.9).
 	"re_match":                  partMatch(filter.ReMatch),
@@ -155,9 +157,10 @@ func currentName(L *lua.LState) string {
 }
 
 // Adapters from a Context method's Go signature to a binding. Their names
-// spell the arguments after the Context: S string, I integer (with a
-// default when the Lua argument is absent), B Perl-truth boolean, P an
-// entity; Opt means every string argument may be omitted.
+// spell the result (Bool, String, or Values: the Perl list of an
+// integration's result) and the arguments after the Context: S string, I
+// integer (with a default when the Lua argument is absent), B Perl-truth
+// boolean, P an entity; Opt means every string argument may be omitted.
 
 func ctxBool(m func(*filter.Context) bool) binding {
 	return func(f *Filter, L *lua.LState) int {
@@ -236,6 +239,43 @@ func ctxBoolPSSS(m func(*filter.Context, *message.Part, string, string, string) 
 		L.Push(lua.LBool(m(c, f.checkPart(L, 1), optText(L, 2), optText(L, 3), optText(L, 4))))
 		return 1
 	}
+}
+
+// perlList is the result of an integration's function: Values is the list
+// its Perl original returns, in order, each a string, int, float64, bool
+// or nil (undef).
+type perlList interface{ Values() []any }
+
+func ctxValuesSSSSI[R perlList](m func(*filter.Context, string, string, string, string, int) R, def int) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		return pushValues(L, m(c, checkText(L, 1), checkText(L, 2), checkText(L, 3), checkText(L, 4), optInt(L, 5, def)).Values())
+	}
+}
+
+// pushValues pushes a Perl list as the function's Lua results: strings
+// stay strings (an SMTP code "550" too, as in Perl), numbers become Lua
+// numbers, booleans booleans, nil nil.
+func pushValues(L *lua.LState, vals []any) int {
+	for _, v := range vals {
+		switch v := v.(type) {
+		case string:
+			L.Push(lua.LString(v))
+		case int:
+			L.Push(lua.LNumber(v))
+		case float64:
+			L.Push(lua.LNumber(v))
+		case bool:
+			L.Push(lua.LBool(v))
+		case nil:
+			L.Push(lua.LNil)
+		default:
+			// A programming error of the integration: the request fails
+			// (and the message is tempfailed), the worker lives on.
+			L.RaiseError("%s returned a %T, which has no Lua value", currentName(L), v)
+		}
+	}
+	return len(vals)
 }
 
 // partAction wraps a part disposition so that the Action global follows

@@ -5,13 +5,16 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/base64"
-	"github.com/mdgo/md/worker/filter"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/mdgo/md/worker/filter"
 )
 
 // altMsg is a multipart/alternative message with a text and an HTML part.
@@ -476,6 +479,30 @@ func TestArgumentErrors(t *testing.T) {
 	_, err = tw.scan(plainMsg)
 	if err == nil || !strings.Contains(err.Error(), "entity expected") {
 		t.Fatalf("err = %v, want entity expected", err)
+	}
+}
+
+// TestPushValues: an integration's Perl list reaches Lua with its types
+// (numbers as numbers, codes as strings); a value with no Lua form is a
+// Lua error of the call, not a crash of the worker.
+func TestPushValues(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	fn := func(vals ...any) *lua.LFunction {
+		return L.NewFunction(func(L *lua.LState) int { return pushValues(L, vals) })
+	}
+	L.SetGlobal("list", fn("CONTINUE", "550", 1, 2.5, true, nil, "last"))
+	L.SetGlobal("bad", fn("ok", struct{}{}))
+	if err := L.DoString(`local a, b, c, d, e, f, g = list()
+r = table.concat({type(a), type(b), type(c), tostring(c + d), tostring(e), tostring(f), g, select('#', list())}, " ")`); err != nil {
+		t.Fatal(err)
+	}
+	if got := L.GetGlobal("r").String(); got != "string string number 3.5 true nil last 7" {
+		t.Errorf("got %q", got)
+	}
+	err := L.DoString(`bad()`)
+	if err == nil || !strings.Contains(err.Error(), "returned a struct {}, which has no Lua value") {
+		t.Errorf("err = %v", err)
 	}
 }
 

@@ -233,6 +233,10 @@ func TestConfigGlobals(t *testing.T) {
 	cfg := filter.DefaultConfig()
 	f, err := LoadString("f.lua", `
 default_admin = AdminAddress
+default_sa_local = SALocalTestsOnly
+SALocalTestsOnly = 0
+confdir = Features["Path:CONFDIR"]
+Features["Path:CONFDIR"] = "/etc/mimedefang"
 AdminAddress = "admin@example.org"
 AdminName = "Admin"
 DaemonAddress = "daemon@example.org"
@@ -252,6 +256,17 @@ ClamdSock = "/run/clamd.sock"
 	defer f.Close()
 	if got := f.L.GetGlobal("default_admin"); got.String() != "postmaster@localhost" {
 		t.Errorf("default AdminAddress seen as %v", got)
+	}
+	// SALocalTestsOnly has no Config field: its default reads as in
+	// Perl, and a filter's assignment stays its own.
+	if got := f.L.GetGlobal("default_sa_local"); got != lua.LTrue {
+		t.Errorf("default SALocalTestsOnly seen as %v", got)
+	}
+	if got := f.L.GetGlobal("SALocalTestsOnly"); got != lua.LNumber(0) {
+		t.Errorf("SALocalTestsOnly after the assignment: %v", got)
+	}
+	if got := f.L.GetGlobal("confdir"); got.String() != "/etc/mail" || cfg.Features["Path:CONFDIR"] != "/etc/mimedefang" {
+		t.Errorf("Path:CONFDIR seen as %v, set to %q", got, cfg.Features["Path:CONFDIR"])
 	}
 	if cfg.AdminAddress != "admin@example.org" || cfg.AdminName != "Admin" || cfg.DaemonAddress != "daemon@example.org" ||
 		!cfg.AddWarningsInline || cfg.WarningLocation != -1 || cfg.NotifyNoPreamble || cfg.Warning() != "WARNING\n" ||
@@ -640,7 +655,8 @@ func TestWorkedExample(t *testing.T) {
 }
 
 // TestCheckAgainstSMTPServer: md_check_against_smtp_server's values go
-// straight back as filter_recipient's answer.
+// straight back as filter_recipient's answer; a server that cannot be
+// reached gives the original's two values and a tempfail.
 func TestCheckAgainstSMTPServer(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -676,7 +692,17 @@ func TestCheckAgainstSMTPServer(t *testing.T) {
 		}
 	}()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, closedPort, _ := net.SplitHostPort(closed.Addr().String())
+	closed.Close()
 	tw := newTestWorker(t, `function filter_recipient(rcpt, sender, ip, name, first, helo)
+  if rcpt == "<closed@example.org>" then
+    local r = {md_check_against_smtp_server(sender, rcpt, "me.test", "127.0.0.1", `+closedPort+`)}
+    return r[1], r[2] .. " (" .. #r .. " values)"
+  end
   return md_check_against_smtp_server(sender, rcpt, "me.test", "127.0.0.1", `+port+`)
 end`)
 	dir := t.TempDir()
@@ -688,5 +714,9 @@ end`)
 	}
 	if got := tw.handle(line("<somebody@example.org>")); !strings.HasPrefix(got, "ok 1 ") {
 		t.Errorf("known user: %q", got)
+	}
+	// No server: the original's two values, a tempfail.
+	if got := tw.handle(line("<closed@example.org>")); !strings.HasPrefix(got, "ok -1 Could%20not%20connect") || !strings.Contains(got, "refused%20(2%20values)") {
+		t.Errorf("no server: %q", got)
 	}
 }

@@ -138,7 +138,6 @@ var configVars = []configVar{
 	boolVar("NotifyNoPreamble", func(c *filter.Config) *bool { return &c.NotifyNoPreamble }),
 	boolVar("WriteWorkParts", func(c *filter.Config) *bool { return &c.WriteWorkParts }),
 	strVar("SyslogFacility", func(c *filter.Config) *string { return &c.SyslogFacility }),
-	boolVar("SALocalTestsOnly", func(c *filter.Config) *bool { return &c.SALocalTestsOnly }),
 	boolVar("AddApparentlyToForSpamAssassin", func(c *filter.Config) *bool { return &c.AddApparentlyToForSpamAssassin }),
 	strVar("ValidateIPHeader", func(c *filter.Config) *string { return &c.ValidateIPHeader }),
 	strVar("PrivateMyHostName", func(c *filter.Config) *string { return &c.PrivateMyHostName }),
@@ -157,6 +156,15 @@ var configVars = []configVar{
 			}
 			c.SetGeneralWarning(toText(v))
 		},
+	},
+	{
+		// $SALocalTestsOnly: spamd's -L option decides for md-worker (SPAMC
+		// has no per-request switch), so Config has no field for it. The
+		// global keeps its default and takes any value, so that filters
+		// that set or test it run unchanged.
+		name: "SALocalTestsOnly",
+		get:  func(*filter.Config) lua.LValue { return lua.LTrue },
+		set:  func(*filter.Config, lua.LValue) {},
 	},
 	{
 		// $Administrator is the deprecated alias of $AdminAddress.
@@ -248,7 +256,6 @@ func (f *Filter) installConfigGlobals() {
 	for k, v := range map[string]string{
 		"Path:SPOOLDIR":      f.cfg.SpoolDir,
 		"Path:QUARANTINEDIR": f.cfg.QuarantineDir,
-		"Path:CONFDIR":       f.cfg.ConfDir,
 		"Path:SENDMAIL":      f.cfg.Sendmail,
 	} {
 		feat.RawSetString(k, lua.LString(v))
@@ -292,8 +299,6 @@ func (f *Filter) readConfig() {
 				f.cfg.SpoolDir = toText(v)
 			case "Path:QUARANTINEDIR":
 				f.cfg.QuarantineDir = toText(v)
-			case "Path:CONFDIR":
-				f.cfg.ConfDir = toText(v)
 			case "Path:SENDMAIL":
 				f.cfg.Sendmail = toText(v)
 			default:

@@ -259,23 +259,6 @@ func bindCopyOrLink(f *Filter, L *lua.LState) int {
 	return 1
 }
 
-// bindCheckAgainstSMTPServer is md_check_against_smtp_server(sender,
-// recip, helo, server [, port]): it returns verdict, text, code, dsn (only
-// verdict and text when the connection failed, as in Perl), ready to be
-// returned from filter_recipient.
-func bindCheckAgainstSMTPServer(f *Filter, L *lua.LState) int {
-	c := f.context(L)
-	r := c.MdCheckAgainstSMTPServer(checkText(L, 1), checkText(L, 2), checkText(L, 3), checkText(L, 4), optInt(L, 5, 0))
-	L.Push(lua.LString(r.Verdict))
-	L.Push(lua.LString(r.Text))
-	if r.Code == "" && r.DSN == "" {
-		return 2
-	}
-	L.Push(lua.LString(r.Code))
-	L.Push(lua.LString(r.DSN))
-	return 4
-}
-
 // workPath returns a fresh path under the message's Work directory for a
 // body file named like the part (its base name, else "part").
 func workPath(cwd string, n int, fname string) string {
