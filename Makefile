@@ -55,8 +55,8 @@ test-sendmail: build
 
 # Short fuzzing of every parser that reads another process's bytes.
 FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl \
-             milterd:./internal/spool milterd:./internal/results milterd:./internal/mxclient \
-             worker:./message worker:./filter worker:./internal/spooldir
+             milterd:./internal/spool milterd:./internal/results milterd:./internal/policy \
+             worker:./message worker:./filter worker:./filter/smtpcheck worker:./internal/spooldir
 FUZZTIME  ?= 20s
 # Then the broken-MIME differential test (integration/conformance TestBrokenMIME)
 # with a random seed on FUZZ_BROKEN_N messages (the seed is printed).

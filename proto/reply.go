@@ -182,3 +182,12 @@ func (r CheckReply) Line() string {
 
 // ScanOK is the only scan reply the original milter accepts as success.
 const ScanOK = "ok\n"
+
+// CString returns s up to its first NUL byte: a reply or field as the
+// original's C code (the milter, md-mx-ctrl) sees it.
+func CString(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

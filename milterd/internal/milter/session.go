@@ -16,6 +16,7 @@ import (
 	gomilter "github.com/d--j/go-milter"
 
 	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/policy"
 	"github.com/mdgo/md/milterd/internal/rawfile"
 	"github.com/mdgo/md/milterd/internal/results"
 	"github.com/mdgo/md/milterd/internal/spool"
@@ -138,7 +139,7 @@ func (s *session) countMessage(resp *gomilter.Response, rejectEnds bool) {
 }
 
 // response turns a check decision into a go-milter response.
-func (s *session) response(d mxclient.Decision) *gomilter.Response {
+func (s *session) response(d policy.Decision) *gomilter.Response {
 	if d.Delay > 0 {
 		time.Sleep(d.Delay)
 	}
@@ -166,7 +167,7 @@ func (s *session) response(d mxclient.Decision) *gomilter.Response {
 }
 
 // checkError logs a failed check and returns the tempfail decision.
-func (s *session) checkError(what string, err error) mxclient.Decision {
+func (s *session) checkError(what string, err error) policy.Decision {
 	s.cfg.Metrics.error(errMultiplexor)
 	var e *mxclient.Error
 	if errors.As(err, &e) {
@@ -174,7 +175,7 @@ func (s *session) checkError(what string, err error) mxclient.Decision {
 	} else {
 		s.logf(slog.LevelError, "%s: %v", what, err)
 	}
-	return mxclient.Decision{Verdict: proto.TempFail}
+	return policy.Decision{Verdict: proto.TempFail}
 }
 
 func (s *session) NewConnection(gomilter.Modifier) error { return nil }
@@ -270,11 +271,11 @@ func (s *session) Connect(host, family string, port uint16, addr string, m gomil
 		MyIP: s.myip, DaemonPort: s.daemonPort, QueueID: s.qid,
 	})
 	s.cfg.Metrics.request("relayok", start)
-	var d mxclient.Decision
+	var d policy.Decision
 	if err != nil {
 		d = s.checkError("relayok", err)
 	} else {
-		d = mxclient.Decide(mxclient.Connect, r)
+		d = policy.Decide(policy.Connect, r)
 	}
 	return s.response(d), nil
 }
@@ -292,11 +293,11 @@ func (s *session) Helo(name string, m gomilter.Modifier) (resp *gomilter.Respons
 		MyIP: s.myip, DaemonPort: s.daemonPort, QueueID: s.qid,
 	})
 	s.cfg.Metrics.request("helook", start)
-	var d mxclient.Decision
+	var d policy.Decision
 	if err != nil {
 		d = s.checkError("helook", err)
 	} else {
-		d = mxclient.Decide(mxclient.Helo, r)
+		d = policy.Decide(policy.Helo, r)
 	}
 	if d.Verdict != proto.Continue {
 		s.cleanup(false)
@@ -356,11 +357,11 @@ func (s *session) MailFrom(from, esmtpArgs string, m gomilter.Modifier) (resp *g
 		QueueID: s.qid, ESMTPArgs: mf.ESMTPArgs,
 	})
 	s.cfg.Metrics.request("senderok", start)
-	var d mxclient.Decision
+	var d policy.Decision
 	if err != nil {
 		d = s.checkError("senderok", err)
 	} else {
-		d = mxclient.Decide(mxclient.Sender, r)
+		d = policy.Decide(policy.Sender, r)
 	}
 	if d.Verdict != proto.Continue {
 		s.cleanup(false)
@@ -386,7 +387,7 @@ func (s *session) RcptTo(rcptTo, esmtpArgs string, m gomilter.Modifier) (resp *g
 		Addr: gomilter.AddAngle(rcptTo), ESMTPArgs: splitArgs(esmtpArgs),
 		Mailer: m.Get(gomilter.MacroRcptMailer), Host: m.Get(gomilter.MacroRcptHost), RcptAddr: m.Get(gomilter.MacroRcptAddr),
 	}
-	d := mxclient.Decision{Verdict: proto.Continue}
+	d := policy.Decision{Verdict: proto.Continue}
 	if s.cfg.RecipCheck {
 		if s.firstRcpt == "" {
 			s.firstRcpt = rc.Addr
@@ -401,7 +402,7 @@ func (s *session) RcptTo(rcptTo, esmtpArgs string, m gomilter.Modifier) (resp *g
 		if err != nil {
 			d = s.checkError("recipok", err)
 		} else {
-			d = mxclient.Decide(mxclient.Recipient, r)
+			d = policy.Decide(policy.Recipient, r)
 		}
 	}
 	switch d.Verdict {
@@ -525,9 +526,9 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, er
 	case results.Discard:
 		return gomilter.RespDiscard, nil
 	case results.Reject:
-		return s.response(mxclient.Decision{Verdict: proto.Reject, Reply: plan.Reply}), nil
+		return s.response(policy.Decision{Verdict: proto.Reject, Reply: plan.Reply}), nil
 	}
-	return s.response(mxclient.Decision{Verdict: proto.TempFail, Reply: plan.Reply}), nil
+	return s.response(policy.Decision{Verdict: proto.TempFail, Reply: plan.Reply}), nil
 }
 
 // apply makes one RESULTS modification through the Modifier.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdgo/md/milterd/internal/policy"
 	"github.com/mdgo/md/proto"
 )
 
@@ -119,7 +120,7 @@ func TestCheckReplies(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("reply %q:\n got %+v\nwant %+v", tt.reply, got, tt.want)
 			}
-			d := Decide(Recipient, got)
+			d := policy.Decide(policy.Recipient, got)
 			if d.Verdict != tt.verdict || d.Delay != tt.delay {
 				t.Errorf("decision %+v, want verdict %v delay %v", d, tt.verdict, tt.delay)
 			}

@@ -3,9 +3,7 @@
 // request line written in one go, the reply read until the multiplexor
 // closes the connection.
 //
-// It also holds the milter's reply policy, which turns a check reply into
-// what the milter tells the MTA: Decide (which verdict, which custom SMTP
-// reply, how long to sleep) and SetReply (mimedefang.c: set_reply, §2.3).
+// What the milter tells the MTA about a reply is package policy's business.
 //
 // What it keeps from the original (utils.c: MXCommand and its callers):
 //
@@ -24,6 +22,6 @@
 // that too is a temporary failure.
 //
 // It is not a multiplexor client for the control commands (md-mx-ctrl's
-// job), and it knows nothing about go-milter: the session turns a Decision
-// or a Reply into go-milter responses.
+// job), and it knows nothing about go-milter: the session turns the reply,
+// through package policy, into go-milter responses.
 package mxclient

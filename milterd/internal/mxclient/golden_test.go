@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mdgo/md/milterd/internal/policy"
 	"github.com/mdgo/md/proto"
 
 	"github.com/mdgo/md/internal/golden"
@@ -180,8 +181,8 @@ func TestGoldenAllChecks(t *testing.T) {
 			if cr != want {
 				t.Errorf("%s: reply %+v, want %+v", r.Command(), cr, want)
 			}
-			for _, st := range []Stage{Connect, Helo, Sender, Recipient} {
-				if d := Decide(st, cr); d.Verdict != proto.Continue || d.Reply != nil || d.Delay != 0 {
+			for _, st := range []policy.Stage{policy.Connect, policy.Helo, policy.Sender, policy.Recipient} {
+				if d := policy.Decide(st, cr); d.Verdict != proto.Continue || d.Reply != nil || d.Delay != 0 {
 					t.Errorf("%s at %v: %+v", r.Command(), st, d)
 				}
 			}

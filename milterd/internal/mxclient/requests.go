@@ -18,7 +18,7 @@ func (c *Client) Free(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := proto.ParseFreeReply(cString(r.Text))
+	n, err := proto.ParseFreeReply(proto.CString(r.Text))
 	if err != nil {
 		return 0, &Error{Command: "free", Op: "reply", Reply: logReply(r.Text), Err: err}
 	}
@@ -80,7 +80,7 @@ func (c *Client) check(ctx context.Context, req proto.Request) (proto.CheckReply
 	if err != nil {
 		// munch_mx_return logs the reply after chomp, which removed
 		// every CR and LF.
-		text := strings.NewReplacer("\r", "", "\n", "").Replace(cString(r.Text))
+		text := strings.NewReplacer("\r", "", "\n", "").Replace(proto.CString(r.Text))
 		return proto.CheckReply{}, &Error{Command: req.Command(), Op: "reply", Reply: text, Err: err}
 	}
 	return cr, nil
@@ -101,22 +101,14 @@ func (c *Client) Scan(ctx context.Context, req proto.Scan) error {
 	if err != nil {
 		return err
 	}
-	if cString(r.Text) == proto.ScanOK {
+	if proto.CString(r.Text) == proto.ScanOK {
 		return nil
 	}
 	return &Error{Command: "scan", Op: "reply", Reply: logReply(r.Text),
 		Err: fmt.Errorf("%w: scan reply %q", proto.ErrBadReply, r.Text)}
 }
 
-// cString is the reply as the C code sees it: up to the first NUL byte.
-func cString(s string) string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
 // logReply is the reply minus one final LF, as MXScanDir logs it.
 func logReply(s string) string {
-	return strings.TrimSuffix(cString(s), "\n")
+	return strings.TrimSuffix(proto.CString(s), "\n")
 }

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mdgo/md/milterd/internal/mxclient"
-
 	"github.com/mdgo/md/internal/golden"
+	"github.com/mdgo/md/milterd/internal/policy"
 )
 
 // goldenDir finds the captures of the original MIMEDefang
@@ -176,7 +175,7 @@ func TestGoldenPlans(t *testing.T) {
 			evidence: "evidence/typical-exe.delivered.eml"},
 		{name: "reject", want: func(string) Plan {
 			return Plan{Disposition: Reject, Rejecting: true,
-				Reply: &mxclient.SMTPReply{Code: "554", DSN: "5.7.1",
+				Reply: &policy.SMTPReply{Code: "554", DSN: "5.7.1",
 					Lines: []string{"Message rejected by lab policy: forbidden subject marker"}},
 				Notes: []Note{{Level: slog.LevelDebug, Text: "Bouncing because filter instructed us to"}}}
 		},

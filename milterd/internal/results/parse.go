@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/policy"
 	"github.com/mdgo/md/milterd/internal/rawfile"
 	"github.com/mdgo/md/proto"
 )
@@ -111,7 +111,7 @@ func parse(data []byte, env Env, bodyPath string, openBody func() error) Plan {
 		}
 		if len(line) > MaxLine {
 			p.note(slog.LevelWarn, "Overlong line in RESULTS file - %d chars (max %d)", len(line), MaxLine+1)
-			rep := mxclient.NewReply('5', "554", "5.4.0", "Overlong line in RESULTS file")
+			rep := policy.NewReply('5', "554", "5.4.0", "Overlong line in RESULTS file")
 			p.Disposition, p.Reply = Reject, &rep
 			return p
 		}
@@ -129,7 +129,7 @@ func parse(data []byte, env Env, bodyPath string, openBody func() error) Plan {
 				class, disp, verb = '4', TempFail, "Tempfailing"
 			}
 			p.note(slog.LevelDebug, "%s because filter instructed us to", verb)
-			rep := mxclient.NewReply(class, field(f, 0), field(f, 1), field(f, 2))
+			rep := policy.NewReply(class, field(f, 0), field(f, 1), field(f, 2))
 			p.Disposition, p.Reply = disp, &rep
 			return p
 		case 'D':

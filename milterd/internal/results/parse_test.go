@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/policy"
 )
 
 // Shorthands for expected actions.
@@ -26,8 +26,8 @@ func delH(line int, name string, idx int) Action {
 }
 func act(k Kind, line int, value string) Action { return Action{Kind: k, Line: line, Value: value} }
 
-func reply(code, dsn string, lines ...string) *mxclient.SMTPReply {
-	return &mxclient.SMTPReply{Code: code, DSN: dsn, Lines: lines}
+func reply(code, dsn string, lines ...string) *policy.SMTPReply {
+	return &policy.SMTPReply{Code: code, DSN: dsn, Lines: lines}
 }
 
 const (
@@ -40,7 +40,7 @@ func unknown(c string) string { return "Unknown command '" + c + "' in RESULTS f
 // want is an expected plan; notes are compared as texts.
 type want struct {
 	disp      Disposition
-	reply     *mxclient.SMTPReply
+	reply     *policy.SMTPReply
 	actions   []Action
 	rejecting bool
 	sawF      bool

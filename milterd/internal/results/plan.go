@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/policy"
 )
 
 // The limits of the original (mimedefang.c: eom).
@@ -191,9 +191,9 @@ type Plan struct {
 	// Action has been applied.
 	Disposition Disposition
 	// Reply is the custom SMTP reply for Reject and TempFail, already
-	// through the milter's reply policy (mxclient.SetReply); nil means
+	// through the milter's reply policy (policy.SetReply); nil means
 	// the MTA's default reply.
-	Reply *mxclient.SMTPReply
+	Reply *policy.SMTPReply
 	// Actions are the modifications, in the order the original makes
 	// them. When the message is rejected, tempfailed or discarded they
 	// hold only what the original still does before it gives that answer:

@@ -8,17 +8,9 @@ import (
 )
 
 // This file reproduces the few C library behaviours md-mx-ctrl's output
-// depends on: strings end at the first NUL byte, replies are parsed with
+// depends on (strings end at the first NUL byte: proto.CString): replies are parsed with
 // sscanf("%d %lf ..."), and floats are printed with printf("%15.2f"), which
 // spells infinities and NaNs differently from Go.
-
-// cstr returns s up to its first NUL byte, as C string functions see it.
-func cstr(s string) string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
 
 // isCSpace is C isspace in the C locale.
 func isCSpace(c byte) bool {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/mdgo/md/proto"
 )
 
 // Usage is the text -h prints on standard error before the multiplexor's
@@ -111,7 +113,7 @@ func (s *session) usage() {
 	if err != nil {
 		return
 	}
-	io.WriteString(s.c.Stderr, "\nPossible commands:\n"+cstr(reply))
+	io.WriteString(s.c.Stderr, "\nPossible commands:\n"+proto.CString(reply))
 }
 
 // interactive runs one command per line of standard input. Lines are read
@@ -136,7 +138,7 @@ func (s *session) interactive() {
 		if err != nil && (!errors.Is(err, io.EOF) || len(line) == 0) {
 			return
 		}
-		s.run(cstr(string(line)))
+		s.run(proto.CString(string(line)))
 		s.out.Flush()
 	}
 }

@@ -35,9 +35,9 @@ const asctime = "Mon Jan _2 15:04:05 2006"
 // again at the first NUL the decoding produced, followed by a newline if it
 // is not empty and does not end with one. An empty reply prints nothing.
 func FormatRaw(reply string, decode bool) Result {
-	s := cstr(reply)
+	s := proto.CString(reply)
 	if decode {
-		s = cstr(proto.Decode(s))
+		s = proto.CString(proto.Decode(s))
 	}
 	if s != "" && s[len(s)-1] != '\n' {
 		s += "\n"
@@ -49,7 +49,7 @@ func FormatRaw(reply string, decode bool) Result {
 // state characters: the bytes before the first space. A reply that does not
 // start with I, K, S or B is an error, printed as "ERROR <reply>".
 func statusWords(reply string) (states, rest string, bad *Result) {
-	s := cstr(reply)
+	s := proto.CString(reply)
 	if s == "" || strings.IndexByte("IKSB", s[0]) < 0 {
 		return "", "", &Result{Errout: "ERROR " + s, Failed: true}
 	}
@@ -187,7 +187,7 @@ func loadHeader(b *strings.Builder, l Labels) {
 // workers. Only the first 12 fields are read; fields that do not parse
 // print as 0, as they happen to in the original.
 func FormatLoad(reply string, l Labels) Result {
-	v, _ := cscan(cstr(reply), "ddddffffffff")
+	v, _ := cscan(proto.CString(reply), "ddddffffffff")
 	var b strings.Builder
 	loadHeader(&b, l)
 	windows := []struct {
@@ -205,7 +205,7 @@ func FormatLoad(reply string, l Labels) Result {
 // 12 and 24 hours (§9.3.7). The rate is the count over the seconds the
 // samples span, or 0 when they span none.
 func FormatHLoad(reply string, l Labels) Result {
-	v, _ := cscan(cstr(reply), "ddddffffffffdddd")
+	v, _ := cscan(proto.CString(reply), "ddddffffffffdddd")
 	var b strings.Builder
 	loadHeader(&b, l)
 	for k, label := range []string{" 1h", " 4h", "12h", "24h"} {
@@ -226,7 +226,7 @@ const load1Verbs = "dffdffdffdffdddddddddddddd"
 // when the reply does not have 26 fields: "Could not interpret response: "
 // and the reply, on standard output, with exit status 1.
 func parseLoad1(reply string) ([]scanValue, *Result) {
-	s := cstr(reply)
+	s := proto.CString(reply)
 	v, n := cscan(s, load1Verbs)
 	if n != len(load1Verbs) {
 		return nil, &Result{Stdout: "Could not interpret response: " + s, Failed: true}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/proto"
 )
 
 // FuzzFormat feeds arbitrary replies to every formatter. Replies come from
@@ -40,7 +42,7 @@ func FuzzFormat(f *testing.F) {
 					t.Fatalf("kind %d: %d lines", kind, strings.Count(r.Stdout, "\n"))
 				}
 			case Load1:
-				_, n := cscan(cstr(reply), load1Verbs)
+				_, n := cscan(proto.CString(reply), load1Verbs)
 				if r.Failed != (n != 26) {
 					t.Fatalf("load1: failed=%v with %d fields", r.Failed, n)
 				}

@@ -1,4 +1,4 @@
-package mxclient
+package policy
 
 import (
 	"strings"
@@ -9,7 +9,7 @@ import (
 // and always yields a valid code and DSN of the class and 1 to 31 lines
 // without control bytes.
 //
-//	go test -run='^$' -fuzz='^FuzzSetReply$' -fuzztime=30s ./internal/mxclient
+//	go test -run='^$' -fuzz='^FuzzSetReply$' -fuzztime=30s ./internal/policy
 func FuzzSetReply(f *testing.F) {
 	f.Add(byte('5'), "554", "5.7.1", "Message rejected by lab policy: forbidden subject marker")
 	f.Add(byte('4'), "4\x0099", "4.1234.1", "a\n\nb\n\r\x00c")

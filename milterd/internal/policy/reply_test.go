@@ -1,4 +1,4 @@
-package mxclient
+package policy
 
 import (
 	"fmt"

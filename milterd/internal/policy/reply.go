@@ -1,8 +1,10 @@
-package mxclient
+package policy
 
 import (
 	"strconv"
 	"strings"
+
+	"github.com/mdgo/md/proto"
 )
 
 // MaxReplyLines is the most lines of a multi-line SMTP reply the milter
@@ -95,7 +97,7 @@ func (r SMTPReply) String() string {
 // lines at 950 bytes; and go-milter drops trailing empty lines, which
 // libmilter would send as "554 5.7.1 ".
 func SetReply(class byte, code, dsn, text string) (rcode, rdsn string, lines []string) {
-	code, dsn, text = cString(code), cString(dsn), cString(text)
+	code, dsn, text = proto.CString(code), proto.CString(dsn), proto.CString(text)
 	if text == "" {
 		if class == '4' {
 			text = DefaultTempFailText

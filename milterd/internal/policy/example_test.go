@@ -1,9 +1,9 @@
-package mxclient_test
+package policy_test
 
 import (
 	"fmt"
 
-	"github.com/mdgo/md/milterd/internal/mxclient"
+	"github.com/mdgo/md/milterd/internal/policy"
 	"github.com/mdgo/md/proto"
 )
 
@@ -14,7 +14,7 @@ func ExampleDecide() {
 	if err != nil {
 		panic(err)
 	}
-	d := mxclient.Decide(mxclient.Recipient, r)
+	d := policy.Decide(policy.Recipient, r)
 	fmt.Println(d.Verdict)
 	fmt.Printf("%q\n", d.Reply.String())
 	// For go-milter: milter.RejectWithCodeAndReason(d.Reply.CodeNumber(), d.Reply.Reason())
@@ -26,8 +26,8 @@ func ExampleDecide() {
 }
 
 func ExampleSetReply() {
-	fmt.Println(mxclient.SetReply('4', "554", "5.7.1", ""))
-	fmt.Println(mxclient.SetReply('5', "550", "5.7.0", "100% spam"))
+	fmt.Println(policy.SetReply('4', "554", "5.7.1", ""))
+	fmt.Println(policy.SetReply('5', "550", "5.7.0", "100% spam"))
 	// Output:
 	// 451 4.3.0 [Please try again later]
 	// 550 5.7.0 [100% spam]
