@@ -53,6 +53,10 @@ type Config struct {
 	// Metrics, when set, counts sessions, messages, multiplexor requests
 	// and failures.
 	Metrics *Metrics
+	// Stopping, when set, is closed as md-milterd begins to shut down: a
+	// session sleeping through a delay the filter asked for answers at
+	// once instead of holding up the shutdown.
+	Stopping <-chan struct{}
 }
 
 func (c *Config) logger() *slog.Logger {

@@ -141,7 +141,7 @@ func (s *session) countMessage(resp *gomilter.Response, rejectEnds bool) {
 // response turns a check decision into a go-milter response.
 func (s *session) response(d policy.Decision) *gomilter.Response {
 	if d.Delay > 0 {
-		time.Sleep(d.Delay)
+		s.delay(d.Delay)
 	}
 	switch d.Verdict {
 	case proto.Reject, proto.TempFail:
@@ -164,6 +164,19 @@ func (s *session) response(d policy.Decision) *gomilter.Response {
 		return gomilter.RespContinue
 	}
 	return gomilter.RespTempFail
+}
+
+// delay waits d before a check's answer, as the original's do_delay
+// sleeps in the callback (a filter's tarpit), unless md-milterd is shutting
+// down (Config.Stopping): then the answer goes out at once.
+func (s *session) delay(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.cfg.Stopping: // a nil channel never fires
+		s.logf(slog.LevelInfo, "shutting down: answering without the rest of the filter's %v delay", d)
+	}
 }
 
 // checkError logs a failed check and returns the tempfail decision.

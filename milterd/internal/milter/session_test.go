@@ -529,3 +529,31 @@ func TestSessionFinalActions(t *testing.T) {
 		t.Errorf("modifications:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A check reply's delay (the fourth field) holds the answer, as the
+// original's do_delay does, but not once md-milterd is shutting down:
+// then the answer goes out at once.
+func TestSessionDelayEndsAtShutdown(t *testing.T) {
+	mx := startFakeMX(t)
+	mx.checks["senderok"] = "ok 1 ok 250 2.1.0 1\n"
+	cfg := testConfig(t, mx.path)
+	cfg.SenderCheck = true
+	start := time.Now()
+	o := runMessage(t, startMilter(t, cfg), "x")
+	if o.err != nil || o.mail == nil || o.mail.StopProcessing() {
+		t.Fatalf("with a 1 s delay: mail = %+v, err %v", o.mail, o.err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("MAIL FROM answered after %v: the filter's 1 s delay was not applied", took)
+	}
+
+	stopping := make(chan struct{})
+	close(stopping)
+	cfg.Stopping = stopping
+	mx.checks["senderok"] = "ok 1 ok 250 2.1.0 3600\n"
+	start = time.Now()
+	o = runMessage(t, startMilter(t, cfg), "x")
+	if o.err != nil || o.mail == nil || o.mail.StopProcessing() {
+		t.Fatalf("with a 1 h delay during shutdown: mail = %+v, err %v (after %v)", o.mail, o.err, time.Since(start))
+	}
+}
