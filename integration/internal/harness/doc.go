@@ -1,27 +1,46 @@
-// Package harness starts a private mail stack for end-to-end tests: a
-// MIMEDefang multiplexor (the original mimedefang-multiplexor or our
-// md-multiplexor), the original mimedefang milter, and a Postfix instance
-// with its own configuration and queue directories, all under one temporary
-// directory that belongs to the test.
+// Package harness starts private mail stacks and daemons for the
+// end-to-end tests, and gives every test the same helpers to wait on them.
 //
-// Every function takes the *testing.T of the test that owns the resources.
+// What it starts, each under one temporary directory that belongs to the
+// test (NewTestDir):
+//
+//   - a MIMEDefang multiplexor, the original mimedefang-multiplexor or our
+//     md-multiplexor, with the original mimedefang.pl or any worker
+//     (StartMultiplexor), and any other daemon in the foreground
+//     (StartProcess: its own process group, its output in a log file);
+//   - the milter, the original mimedefang or our md-milterd (StartMilter);
+//   - a Postfix instance with its own configuration and queue directories
+//     and a mailbox to read delivered mail from (StartPostfix, Messages,
+//     WaitForMessage);
+//   - Debian's Sendmail 8.17 in a debootstrap chroot built once under
+//     $MD_SENDMAIL_ROOT, delivering to an SMTP sink of the harness
+//     (StartSendmail, StartSendmailSink);
+//   - a systemd booted in a container for the unit-file tests (BootSystemd);
+//   - a whole stack, MTA + milter + multiplexor, in one call (StartStack),
+//     and a strict SMTP client that records a transcript and exact reply
+//     lines (SendMail, Send).
+//
 // Nothing is shared between tests: each test gets its own directory, its own
-// free ports on 127.0.0.1, its own spool and its own Postfix master. Every
-// process the harness starts is stopped in t.Cleanup by its process ID
-// (SIGTERM, then SIGKILL after StopTimeout), the Postfix instance is stopped
-// with `postfix -c DIR stop` and waited for, and the directory is removed
-// (set MD_KEEP_TMP=1 to keep it for inspection). A test process that dies
-// without running its cleanups (a go test -timeout panic) leaves daemons
-// behind: the next NewTestDir reaps them. When the test has failed,
-// the cleanup writes each daemon's stdout/stderr and the Postfix log into the
-// test log.
+// free ports on 127.0.0.1 (FreePort, FreePorts), its own spool and its own
+// Postfix master. Every process the harness starts is stopped in t.Cleanup
+// by its process ID (SIGTERM, then SIGKILL after StopTimeout), its process
+// group is waited for, the Postfix instance is stopped with
+// `postfix -c DIR stop`, and the directory is removed (set MD_KEEP_TMP=1 to
+// keep it). A test may stop a daemon itself (Process.Terminate) to time its
+// shutdown. A test process that dies without running its cleanups (a go test
+// -timeout panic) leaves daemons behind: the next NewTestDir reaps them.
+// When the test has failed, the cleanup writes each daemon's output and the
+// Postfix log into the test log.
 //
-// A component that is missing makes the test fail with the command that
-// installs it; the harness never skips. The tests must run as root: Postfix
-// and the MIMEDefang daemons start as root and drop privileges themselves
-// (the daemons to the defang user, given with -U).
+// Waiting: WaitFor and Await poll a condition until a deadline, Exchange
+// talks to a multiplexor control socket, WaitForTCP and WaitForUnixSocket
+// wait for a listener. Every deadline is scaled by MD_TEST_SLOWDOWN (Scale),
+// so that a loaded or emulated machine can be given more time with one knob;
+// a passing test never waits for a deadline.
 //
-// The harness is not a general-purpose SMTP library: SendMail is a small,
-// strict client that records a transcript and the server's replies so that
-// tests can assert on exact reply lines.
+// Our binaries come from make build's bin/ (or $MD_BIN_DIR: MDBinary). A
+// component that is missing makes the test fail with the command that
+// installs it; the harness never skips. The tests run as root: Postfix and
+// the MIMEDefang daemons start as root and drop privileges themselves (the
+// daemons to the defang user, given with -U).
 package harness
