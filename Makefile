@@ -9,7 +9,7 @@ MODULES  := internal proto milterd multiplexor worker integration
 # override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= $(shell bash deploy/run-dir.sh $(CURDIR))
 
-.PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean
+.PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean oracles
 
 all: build
 
@@ -67,6 +67,13 @@ fuzz: build
 	    echo "== $$m $$p $$f"; (cd $$m && $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$(FUZZTIME) -parallel=2 $$p) || exit 1; \
 	  done; done
 	cd integration && MD_BIN_DIR=$(BIN) MD_BROKEN_SEED=random MD_BROKEN_N=$(FUZZ_BROKEN_N) $(GO) test -count=1 -v -timeout 60m -run '^TestBrokenMIME$$' ./conformance/
+
+# Re-records the outputs of the Perl oracles (MIME-tools, HTML::Parser) that
+# package message's unit tests compare with (worker/message/testdata/oracles);
+# needs perl, libmime-tools-perl, mimedefang and libhtml-parser-perl.
+# integration/oracles_test.go checks that the recordings are current.
+oracles:
+	bash worker/message/testdata/record-oracles.sh
 
 bench: build
 	bash bench/run.sh

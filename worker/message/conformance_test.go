@@ -1,12 +1,10 @@
 package message
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,31 +80,12 @@ func corpusFiles(t testing.TB) []string {
 	return files
 }
 
-// mimeToolsDump runs the Perl oracle over files and returns its output per file.
-func mimeToolsDump(t *testing.T, files []string, env ...string) map[string]string {
-	t.Helper()
-	if err := exec.Command("perl", "-MMIME::Parser", "-MMail::MIMEDefang::MIME", "-MDigest::SHA", "-e1").Run(); err != nil {
-		t.Fatalf("the MIME-tools oracle needs perl with MIME::Parser and Mail::MIMEDefang::MIME (%v); install them with: apt-get install -y libmime-tools-perl mimedefang", err)
-	}
-	cmd := exec.Command("perl", append([]string{"testdata/mimetools-dump.pl"}, files...)...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mimetools-dump.pl: %v\n%s", err, stderr.String())
-	}
-	res := map[string]string{}
-	for _, chunk := range strings.Split(string(out), "== ")[1:] {
-		name, rest, _ := strings.Cut(chunk, "\n")
-		res[name] = rest
-	}
-	return res
-}
-
+// TestConformance compares the tree Parse builds of every corpus message
+// with the tree MIME-tools builds (recorded in testdata/oracles/corpus.dump,
+// see oracle_test.go).
 func TestConformance(t *testing.T) {
 	files := corpusFiles(t)
-	want := mimeToolsDump(t, files)
+	want := recordedDump(t, "corpus", corpusInputs(t, files))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			raw, err := os.ReadFile(f)
@@ -118,7 +97,7 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			}
 			got := dumpTree(t, m)
-			w := want[f]
+			w := want[filepath.Base(f)]
 			if d, ok := deviations[filepath.Base(f)]; ok {
 				if !strings.Contains(w, d.want) {
 					t.Errorf("deviation no longer applies: MIME-tools output lacks %q", d.want)
@@ -134,27 +113,54 @@ func TestConformance(t *testing.T) {
 
 // TestMaxPartsMatchesMIMETools checks that Limits.MaxParts counts entities
 // as MIME::Parser's max_parts does: the smallest limit Parse accepts is the
-// smallest MIME-tools accepts.
+// smallest MIME-tools accepts (recorded in testdata/oracles/maxparts.txt by
+// trying MD_MAX_PARTS=1, 2, ... with mimetools-dump.pl).
 func TestMaxPartsMatchesMIMETools(t *testing.T) {
-	for _, name := range []string{"07-nested-multipart.eml", "08-rfc822-multipart.eml", "27-digest.eml",
-		"42-bogus-part.eml", "44-outer-ends-inner.eml", "48-uuencode.eml", "52-many-parts.eml", "54-uuencode-multi.eml"} {
-		t.Run(name, func(t *testing.T) {
-			f := filepath.Join(corpusDir, name)
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	names := []string{"07-nested-multipart.eml", "08-rfc822-multipart.eml", "27-digest.eml",
+		"42-bogus-part.eml", "44-outer-ends-inner.eml", "48-uuencode.eml", "52-many-parts.eml", "54-uuencode-multi.eml"}
+	var files []string
+	for _, name := range names {
+		files = append(files, filepath.Join(corpusDir, name))
+	}
+	inputs := corpusInputs(t, files)
+	checkRecordedInputs(t, "corpus", corpusInputs(t, corpusFiles(t)))
+	minimum := recordedMaxParts(t)
+	for _, in := range inputs {
+		t.Run(in.name, func(t *testing.T) {
+			want, ok := minimum[in.name]
+			if !ok {
+				t.Fatalf("%s has no entry for %s: run %s", filepath.Join(oracleDir(), "maxparts.txt"), in.name, recordCommand)
 			}
 			n := 1
 			for ; n < 1000; n++ {
-				if _, err := Parse(raw, Limits{MaxParts: n}); err == nil {
+				if _, err := Parse(in.raw, Limits{MaxParts: n}); err == nil {
 					break
 				}
 			}
-			ok := mimeToolsDump(t, []string{f}, fmt.Sprintf("MD_MAX_PARTS=%d", n))[f]
-			bad := mimeToolsDump(t, []string{f}, fmt.Sprintf("MD_MAX_PARTS=%d", n-1))[f]
-			if ok == "error\n" || (n > 1 && bad != "error\n") {
-				t.Errorf("Parse needs MaxParts %d; MIME-tools with %d: %q, with %d: %q", n, n, ok, n-1, bad)
+			if n != want {
+				t.Errorf("Parse needs MaxParts %d; the smallest MD_MAX_PARTS MIME-tools accepts is %d", n, want)
 			}
 		})
 	}
+}
+
+// recordedMaxParts reads testdata/oracles/maxparts.txt: lines "NAME N", N
+// the smallest MD_MAX_PARTS with which mimetools-dump.pl parses NAME.
+func recordedMaxParts(t testing.TB) map[string]int {
+	t.Helper()
+	path := filepath.Join(oracleDir(), "maxparts.txt")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("recorded MIME-tools max_parts: %v: run %s", err, recordCommand)
+	}
+	res := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var name string
+		var n int
+		if _, err := fmt.Sscanf(line, "%s %d", &name, &n); err != nil {
+			t.Fatalf("%s: bad line %q: %v", path, line, err)
+		}
+		res[name] = n
+	}
+	return res
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -57,51 +56,59 @@ func mutate(r *rand.Rand, raw []byte) []byte {
 	return bytes.Join(lines, nil)
 }
 
-// TestDifferential compares Parse with MIME-tools over 600 mutated copies of
-// corpus messages (fixed seeds, so failures reproduce; set MD_DIFF_SEED to
-// explore other seeds).
-func TestDifferential(t *testing.T) {
-	if testing.Short() {
-		t.Skip("600 messages through perl")
-	}
-	dir := t.TempDir()
-	seed := int64(1)
+// diffSeed is TestDifferential's seed: 1, or MD_DIFF_SEED.
+func diffSeed() int64 {
 	if s, err := strconv.ParseInt(os.Getenv("MD_DIFF_SEED"), 10, 64); err == nil {
-		seed = s
+		return s
 	}
+	return 1
+}
+
+// differentialInputs returns TestDifferential's 600 mutated copies of
+// corpus messages, m000.eml to m599.eml.
+func differentialInputs(t testing.TB, seed int64) []oracleInput {
+	t.Helper()
 	r := rand.New(rand.NewSource(seed))
-	var files []string
+	var inputs []oracleInput
 	src := corpusFiles(t)
 	for n := 0; n < 600; n++ {
 		raw, err := os.ReadFile(src[r.Intn(len(src))])
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := filepath.Join(dir, fmt.Sprintf("m%03d.eml", n))
-		if err := os.WriteFile(f, mutate(r, raw), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
+		inputs = append(inputs, oracleInput{fmt.Sprintf("m%03d.eml", n), mutate(r, raw)})
 	}
-	want := mimeToolsDump(t, files)
+	return inputs
+}
+
+// TestDifferential compares Parse with MIME-tools over 600 mutated copies of
+// corpus messages (fixed seeds, so failures reproduce). MIME-tools' trees
+// are recorded in testdata/oracles/differential.dump; to explore another
+// seed, record it elsewhere and point the test there:
+//
+//	MD_DIFF_SEED=7 testdata/record-oracles.sh /tmp/o
+//	MD_DIFF_SEED=7 MD_ORACLE_DIR=/tmp/o go test -run TestDifferential .
+func TestDifferential(t *testing.T) {
+	seed := diffSeed()
+	if seed != 1 && os.Getenv("MD_ORACLE_DIR") == "" {
+		t.Fatalf("MD_DIFF_SEED=%d: testdata/oracles records seed 1; record seed %d elsewhere and point the test there: MD_DIFF_SEED=%d testdata/record-oracles.sh DIR, then MD_DIFF_SEED=%d MD_ORACLE_DIR=DIR go test -run TestDifferential .", seed, seed, seed, seed)
+	}
+	inputs := differentialInputs(t, seed)
+	want := recordedDump(t, "differential", inputs)
 	bad := 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
+	for _, in := range inputs {
+		m, err := Parse(in.raw, Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := Parse(raw, Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := dumpTree(t, m); got != want[f] {
+		if got := dumpTree(t, m); got != want[in.name] {
 			bad++
 			if bad <= 5 {
-				t.Errorf("seed %d, %s differs\n%q\n--- MIME-tools\n%s--- package message\n%s", seed, filepath.Base(f), raw, want[f], got)
+				t.Errorf("seed %d, %s differs\n%q\n--- MIME-tools\n%s--- package message\n%s", seed, in.name, in.raw, want[in.name], got)
 			}
 		}
 	}
 	if bad > 0 {
-		t.Errorf("%d of %d messages differ", bad, len(files))
+		t.Errorf("%d of %d messages differ", bad, len(inputs))
 	}
 }

@@ -114,8 +114,13 @@
 //
 // The conformance corpus lives in worker/testdata/corpus; regenerate it with
 // `go generate ./message/` from worker/. TestConformance compares Parse with
-// MIME-tools (testdata/mimetools-dump.pl) over every message and fails,
-// with the apt-get line to run, when perl or the modules are missing.
+// MIME-tools (testdata/mimetools-dump.pl) over every message. The unit
+// tests do not run perl: they compare with the oracles' output recorded in
+// testdata/oracles by testdata/record-oracles.sh (run it after changing
+// the corpus, the tests' inputs or the writer; a test whose inputs no
+// longer match the recording says so), and the integration test
+// TestOraclesMatchRecordings checks the recordings against the real
+// MIME-tools and HTML::Parser.
 package message
 
 //go:generate go run ../internal/corpusgen -dir ../testdata/corpus

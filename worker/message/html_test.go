@@ -2,71 +2,62 @@ package message
 
 import (
 	"bytes"
-	"os/exec"
-	"strings"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
-var htmlCases = []string{
-	"<html><body>x</body></html>",
-	"<html><body>x</BODY></html>",
-	"<html><body>x< /body></html>",
-	"<html><body>x</ BODY  ></html>",
-	"<p>x</p></html>",
-	"<p>x</p>",
-	"",
-	"<!-- </body> --><p>x</p></body>",
-	"</bodyx></html>",
-	"</html></body>",
-	"<script>document.write(\"</body>\")</script></body>",
-	"<STYLE>p{}</style>y</Body >",
-	"<a title=\"</body>\">x</a></body>",
-	"<!DOCTYPE html><?xml x?><body>x</body>",
-	"text only\n",
-	"<body>x</body\n>",
+// htmlCases reads the inputs of TestAppendHTMLMatchesHTMLParser,
+// testdata/html-cases.json (a JSON array of strings): add a case there and
+// record the oracle again (testdata/record-oracles.sh).
+func htmlCases(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "html-cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []string
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatalf("testdata/html-cases.json: %v", err)
+	}
+	return cases
 }
 
-// htmlOracle runs MIMEDefang's append_to_html_part logic (HTML::Parser with
-// the html_echo/html_end handlers) over each input.
+// htmlOracle returns what MIMEDefang's append_to_html_part logic
+// (HTML::Parser with the html_echo/html_end handlers, testdata/html-oracle.pl)
+// made of each input, as recorded in testdata/oracles/html.json.
 func htmlOracle(t *testing.T, inputs []string) []string {
 	t.Helper()
-	const script = `
-use HTML::Parser;
-local $/ = "\0\n";
-while (my $in = <STDIN>) {
-    chomp $in;
-    my ($out, $found) = ('', 0);
-    my $p = HTML::Parser->new(api_version => 3,
-        default_h => [sub { $out .= shift }, "text"],
-        end_h => [sub { my $t = shift;
-            if (!$found && $t =~ m+<\s*/body+i) { $out .= "B\n"; $found = 1 }
-            if (!$found && $t =~ m+<\s*/html+i) { $out .= "B\n"; $found = 1 }
-            $out .= $t }, "text"]);
-    $p->unbroken_text(1);
-    $p->parse($in);
-    $p->eof;
-    $out .= "\nB\n" unless $found;
-    print $out, "\0\n";
-}`
-	if err := exec.Command("perl", "-MHTML::Parser", "-e1").Run(); err != nil {
-		t.Fatalf("the AppendHTML oracle needs perl with HTML::Parser (%v); install it with: apt-get install -y libhtml-parser-perl", err)
-	}
-	cmd := exec.Command("perl", "-e", script)
-	cmd.Stdin = strings.NewReader(strings.Join(inputs, "\x00\n") + "\x00\n")
-	out, err := cmd.Output()
+	path := filepath.Join(oracleDir(), "html.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("perl: %v", err)
+		t.Fatalf("recorded HTML::Parser output: %v: run %s", err, recordCommand)
 	}
-	res := strings.Split(string(out), "\x00\n")
-	return res[:len(res)-1]
+	var recorded []struct{ In, Out string }
+	if err := json.Unmarshal(b, &recorded); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(recorded) != len(inputs) {
+		t.Fatalf("%s holds %d results for %d cases in testdata/html-cases.json: run %s", path, len(recorded), len(inputs), recordCommand)
+	}
+	var res []string
+	for i, r := range recorded {
+		if r.In != inputs[i] {
+			t.Fatalf("%s: result %d is for %q, the case is %q: run %s", path, i, r.In, inputs[i], recordCommand)
+		}
+		res = append(res, r.Out)
+	}
+	return res
 }
 
 func TestAppendHTMLMatchesHTMLParser(t *testing.T) {
-	want := htmlOracle(t, htmlCases)
-	if len(want) != len(htmlCases) {
-		t.Fatalf("oracle returned %d results for %d cases", len(want), len(htmlCases))
+	cases := htmlCases(t)
+	want := htmlOracle(t, cases)
+	if len(want) != len(cases) {
+		t.Fatalf("oracle returned %d results for %d cases", len(want), len(cases))
 	}
-	for i, in := range htmlCases {
+	for i, in := range cases {
 		got := insertHTML([]byte(in), "B")
 		if !bytes.Equal(got, []byte(want[i])) {
 			t.Errorf("insertHTML(%q) = %q, HTML::Parser gives %q", in, got, want[i])

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,8 @@ import (
 )
 
 // session drives Serve through pipes, as the multiplexor drives a worker.
+// Every wait for Serve (a reply, its return) is bounded by replyTimeout, so
+// that a Serve that stops answering fails the test instead of hanging it.
 type session struct {
 	t      *testing.T
 	in     *io.PipeWriter
@@ -27,6 +31,17 @@ type session struct {
 	err    error
 	log    *syncBuffer
 	tags   *syncBuffer
+}
+
+// replyTimeout bounds each wait for Serve: one reply, or its return. A
+// reply takes milliseconds; MD_TEST_SLOWDOWN=N (as in the integration
+// tests) multiplies the bound for a loaded machine.
+func replyTimeout() time.Duration {
+	d := 20 * time.Second
+	if f, err := strconv.ParseFloat(os.Getenv("MD_TEST_SLOWDOWN"), 64); err == nil && f > 1 {
+		d = time.Duration(float64(d) * f)
+	}
+	return d
 }
 
 type syncBuffer struct {
@@ -46,6 +61,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// errServeReturned fails a request written after Serve returned.
+var errServeReturned = errors.New("Serve has returned and reads no more requests")
+
 func start(t *testing.T, cb *filter.Callbacks, opts Options) *session {
 	t.Helper()
 	inR, inW := io.Pipe()
@@ -61,26 +79,64 @@ func start(t *testing.T, cb *filter.Callbacks, opts Options) *session {
 		defer close(s.done)
 		s.status, s.err = Serve(context.Background(), NewWorker(cb, opts), opts)
 		outW.Close()
+		inR.CloseWithError(errServeReturned)
 	}()
+	// A test that failed midway leaves no Serve blocked on its pipes.
+	t.Cleanup(func() {
+		inW.Close()
+		outR.Close()
+	})
 	return s
+}
+
+// within runs f and returns its error, or fails the test if f has not
+// returned within replyTimeout (f then goes on in the background, blocked
+// on a pipe).
+func (s *session) within(what string, f func() error) {
+	s.t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- f() }()
+	d := replyTimeout()
+	select {
+	case err := <-errc:
+		if err != nil {
+			s.t.Fatalf("%s: %v (log: %s)", what, err, s.log)
+		}
+	case <-time.After(d):
+		s.t.Fatalf("%s: Serve did not answer within %v (log: %s)", what, d, s.log)
+	}
 }
 
 func (s *session) ask(line string) string {
 	s.t.Helper()
-	if _, err := io.WriteString(s.in, line+"\n"); err != nil {
-		s.t.Fatalf("write %q: %v", line, err)
-	}
-	reply, err := s.out.ReadString('\n')
-	if err != nil {
-		s.t.Fatalf("read reply to %q: %v (log: %s)", line, err, s.log)
-	}
+	var reply string
+	s.within("reply to "+strconv.Quote(line), func() error {
+		if _, err := io.WriteString(s.in, line+"\n"); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		var err error
+		if reply, err = s.out.ReadString('\n'); err != nil {
+			return fmt.Errorf("read: %w (got %q)", err, reply)
+		}
+		return nil
+	})
 	return reply
 }
 
+// wait waits for Serve to return.
+func (s *session) wait() {
+	s.t.Helper()
+	s.within("return of Serve", func() error { <-s.done; return nil })
+}
+
 func (s *session) close() (int, error) {
+	s.t.Helper()
 	s.in.Close()
-	io.Copy(io.Discard, s.out)
-	<-s.done
+	s.within("return of Serve at EOF", func() error {
+		io.Copy(io.Discard, s.out)
+		<-s.done
+		return nil
+	})
 	return s.status, s.err
 }
 
@@ -250,7 +306,7 @@ func TestServeDeadline(t *testing.T) {
 	if got := s.ask("tick 2"); got != "error: request timed out\n" {
 		t.Errorf("stuck reply %q", got)
 	}
-	<-s.done
+	s.wait()
 	if !errors.Is(s.err, ErrStuck) || s.status != 1 {
 		t.Errorf("Serve returned %d %v", s.status, s.err)
 	}
@@ -274,14 +330,26 @@ func TestServeStatusTags(t *testing.T) {
 
 func TestServeLastLineWithoutNewline(t *testing.T) {
 	s := start(t, &filter.Callbacks{}, Options{})
-	io.WriteString(s.in, "ping")
-	s.in.Close()
-	reply, _ := s.out.ReadString('\n')
+	var reply string
+	s.within("reply to a last line without newline", func() error {
+		io.WriteString(s.in, "ping")
+		s.in.Close()
+		reply, _ = s.out.ReadString('\n')
+		return nil
+	})
 	if reply != "PONG\n" {
 		t.Errorf("reply %q", reply)
 	}
-	<-s.done
+	s.wait()
 }
+
+// allocCeiling (MiB) stops the allocating filters of the heap tests if
+// MaxHeap (64 MiB, checked every 50 ms while they allocate 1 MiB a
+// millisecond at most) did not stop them: they answer errNotStopped instead
+// of taking the machine's memory.
+const allocCeiling = 256
+
+var errNotStopped = errors.New("allocated 256 MiB and was not stopped: the heap limit did not act")
 
 // A request that grows the heap past MaxHeap is stopped and answered with
 // an error; when the filter keeps what it allocated (here in hoard), the
@@ -296,6 +364,9 @@ func TestServeHeapLimit(t *testing.T) {
 				return nil
 			}
 			for c.Err() == nil { // a filter that allocates until stopped
+				if len(hoard) >= allocCeiling {
+					return errNotStopped
+				}
 				hoard = append(hoard, make([]byte, 1<<20))
 				time.Sleep(time.Millisecond)
 			}
@@ -309,7 +380,7 @@ func TestServeHeapLimit(t *testing.T) {
 	if got := s.ask("tick 1"); got != "error: filter used more than 64 MiB of memory\n" {
 		t.Errorf("allocating request: %q", got)
 	}
-	<-s.done
+	s.wait()
 	if !errors.Is(s.err, ErrHeapLimit) || s.status != 1 {
 		t.Errorf("Serve returned %d %v, want ErrHeapLimit", s.status, s.err)
 	}
@@ -331,6 +402,9 @@ func TestServeHeapLimitRecovers(t *testing.T) {
 			}
 			var local [][]byte
 			for c.Err() == nil { // allocates until stopped, keeps nothing
+				if len(local) >= allocCeiling {
+					return errNotStopped
+				}
 				local = append(local, make([]byte, 1<<20))
 				time.Sleep(time.Millisecond)
 			}

@@ -1,30 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"testing"
 )
 
-// buildBinary builds md-worker once for the real-process tests.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "md-worker")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return bin
-}
+// The tests that run the md-worker binary (server mode over pipes, -serveru
+// status tags and SIGTERM, the Lua sandbox's environment variable) are in
+// integration/mdworker_test.go; these call the CLI in-process.
 
 func workDir(t *testing.T) string {
 	t.Helper()
@@ -34,45 +22,6 @@ func workDir(t *testing.T) string {
 	os.WriteFile(filepath.Join(dir, "INPUTMSG"), []byte("Subject: t\n\nhello\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "HEADERS"), []byte("Subject: t\n"), 0o600)
 	return dir
-}
-
-// TestServerProcess runs the built binary as the multiplexor does
-// ("PROG -f FILTER -server") and talks to it over stdin and stdout.
-func TestServerProcess(t *testing.T) {
-	bin := buildBinary(t)
-	dir := workDir(t)
-	cmd := exec.Command(bin, "-f", "builtin:passthrough", "-server")
-	cmd.Dir = t.TempDir()
-	in, _ := cmd.StdinPipe()
-	outPipe, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewReader(outPipe)
-	for _, c := range []struct{ req, want string }{
-		{"ping", "PONG\n"},
-		{"relayok 192.0.2.1 host 25 127.0.0.1 25 NOQUEUE", "ok 1 ok 250 2.1.0 0\n"},
-		{"scan QP1 " + dir, "ok\n"},
-		{"tick 0", "error: tick 0: filter_tick undefined\n"},
-		{"nonsense", "error: Unknown command\n"},
-		{"scan QP1 /nonexistent/dir", "error: Cannot chdir(/nonexistent/dir): chdir /nonexistent/dir: no such file or directory\n"},
-		{"ping", "PONG\n"},
-	} {
-		io.WriteString(in, c.req+"\n")
-		got, err := out.ReadString('\n')
-		if err != nil || got != c.want {
-			t.Errorf("%q: got %q (%v), want %q", c.req, got, err, c.want)
-		}
-	}
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit: %v\nstderr: %s", err, stderr.String())
-	}
-	if res, _ := os.ReadFile(filepath.Join(dir, "RESULTS")); string(res) != "F\n" {
-		t.Errorf("RESULTS %q", res)
-	}
 }
 
 func runCLI(args ...string) (int, string, string) {
@@ -127,65 +76,6 @@ func TestCheckAndTestSubcommands(t *testing.T) {
 	code, out, errOut := runCLI("test", eml, "--filter", "builtin:passthrough", "--sender", "a@b", "--recipient", "c@d", "--recipient", "<e@f>")
 	if code != 0 || !strings.Contains(out, "scan:      ok\n") || !strings.Contains(out, "verdict: accept\n") || strings.Count(out, "recipient: ok 1") != 2 {
 		t.Errorf("test: %d\n%s\n%s", code, out, errOut)
-	}
-}
-
-// TestServeruStatusTagsAndSignal: -serveru writes status tags to fd 3, and
-// SIGTERM ends the worker like mimedefang.pl (killed by the signal).
-func TestServeruStatusTagsAndSignal(t *testing.T) {
-	bin := buildBinary(t)
-	dir := workDir(t)
-	tagsR, tagsW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-f", "builtin:typical", "-serveru")
-	cmd.ExtraFiles = []*os.File{tagsW}
-	in, _ := cmd.StdinPipe()
-	outPipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tagsW.Close()
-	out := bufio.NewReader(outPipe)
-	io.WriteString(in, "scan QP1 "+dir+"\n")
-	if got, _ := out.ReadString('\n'); got != "ok\n" {
-		t.Errorf("scan reply %q", got)
-	}
-	tags := bufio.NewReader(tagsR)
-	first, _ := tags.ReadString('\n')
-	if first != "1:%20>%20Reading%20COMMANDS%20QP1\n" {
-		t.Errorf("first status tag %q", first)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
-		t.Errorf("worker did not die of SIGTERM: %v", err)
-	}
-	if res, _ := os.ReadFile(filepath.Join(dir, "RESULTS")); !strings.HasSuffix(string(res), "HX-Scanned MIMEDefang%20lab%20typical%20filter\nMtext/plain\nC\nF\n") {
-		t.Errorf("RESULTS %q", res)
-	}
-}
-
-// MD_WORKER_LUA_UNSAFE_LIBS=1 opens the io library to Lua filters; without
-// it the sandbox leaves io out.
-func TestLuaUnsafeLibsEnvironment(t *testing.T) {
-	bin := buildBinary(t)
-	f := filepath.Join(t.TempDir(), "probe.lua")
-	os.WriteFile(f, []byte("function filter_relay(ip, name)\n  if io then return 'CONTINUE', 'io' end\n  return 'CONTINUE', 'sandboxed'\nend\n"), 0o644)
-	for _, c := range []struct{ env, want string }{
-		{"", "ok 1 sandboxed 250 2.1.0 0\n"},
-		{"MD_WORKER_LUA_UNSAFE_LIBS=1", "ok 1 io 250 2.1.0 0\n"},
-	} {
-		cmd := exec.Command(bin, "-f", f, "-server")
-		cmd.Dir = t.TempDir()
-		cmd.Env = append(os.Environ(), c.env)
-		cmd.Stdin = strings.NewReader("relayok 192.0.2.1 host 25 127.0.0.1 25 NOQUEUE\n")
-		out, err := cmd.Output()
-		if err != nil || string(out) != c.want {
-			t.Errorf("%q: reply %q (%v), want %q", c.env, out, err, c.want)
-		}
 	}
 }
 

@@ -18,6 +18,9 @@
 # Columns are separated by tabs. With MD_MAX_PARTS=n in the environment the
 # parser gets max_parts(n), as with $MaxMIMEParts; a parse that fails prints
 # "error" instead of the tree.
+#
+# The unit tests do not run it: record-oracles.sh records its output under
+# oracles/ and the tests compare with the recordings.
 use strict;
 use warnings;
 use MIME::Parser;
