@@ -93,10 +93,17 @@ func TickReply(n int) string { return "tock " + strconv.Itoa(n) + "\n" }
 const PingReply = "PONG\n"
 
 // ErrorReply renders a worker's or multiplexor's error line,
-// "error: msg\n". The text is not encoded; every CR and LF in it becomes a
-// space so that the reply stays one line (a second line would be taken as
-// the answer to the next request, docs/reference/protocol.md §14 item 6). The milter treats
-// any such reply to a check or scan as a tempfail.
+// "error: msg\n". The text is not encoded; every control byte in it (a
+// file name from a request may carry any) becomes a space, so that the
+// reply stays one line (a second line would be taken as the answer to the
+// next request, docs/reference/protocol.md §14 item 6), a NUL does not cut it
+// short for the C milter, and the logs that quote it get no control bytes.
+// The milter treats any such reply to a check or scan as a tempfail.
 func ErrorReply(msg string) string {
-	return "error: " + strings.NewReplacer("\r", " ", "\n", " ").Replace(msg) + "\n"
+	return "error: " + strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, msg) + "\n"
 }

@@ -391,9 +391,14 @@ func (w *Worker) handleTick(c *Context, arg string, n int) (string, error) {
 	if err := call(c, "filter_tick", func() error { return w.cb.Tick(c, n) }); err != nil {
 		return "", err
 	}
-	// Perl prints the argument raw; a decoded CR or LF would split the
-	// reply, so they become spaces.
-	return "tock " + strings.NewReplacer("\r", " ", "\n", " ").Replace(arg) + "\n", nil
+	// Perl prints the argument raw; every control byte (a decoded CR or
+	// LF would split the reply) becomes a space, as in error replies.
+	return "tock " + strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, arg) + "\n", nil
 }
 
 var okOrError = regexp.MustCompile(`^(ok|error:)$`)
