@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mdgo/md/integration/internal/harness"
 )
@@ -13,9 +14,6 @@ import (
 // parses, each end in a temporary failure at end of DATA (Postfix keeps the
 // mail), logged with the queue ID; the stack keeps serving, and the next
 // clean message is delivered.
-// postfixQueueID matches a Postfix short queue ID in a log line.
-var postfixQueueID = regexp.MustCompile(`\b[0-9A-F]{9,12}\b`)
-
 func TestWorkerFaultsTempfail(t *testing.T) {
 	// inherited by md-multiplexor's workers
 	t.Setenv("MD_WORKER_TIMEOUT", "3s")
@@ -48,7 +46,7 @@ func TestWorkerFaultsTempfail(t *testing.T) {
 		name, subject string
 		headers       []string
 		body          string
-		logs          string // what the logs must say about it
+		logs          string // what the daemons' log line about it says
 	}{
 		{name: "endless loop", subject: "MDFAULT-LOOP", body: "loop\n", logs: "callback deadline exceeded"},
 		{name: "error", subject: "MDFAULT-ERROR", body: "error\n", logs: "deliberate failure"},
@@ -62,20 +60,32 @@ func TestWorkerFaultsTempfail(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			msg := &harness.Message{From: from, To: to, Subject: c.subject, Headers: c.headers, Body: c.body}
+			// A sender of its own, to find this message's queue ID in
+			// Postfix's log.
+			sender := "fault-" + strings.ReplaceAll(c.name, " ", "-") + "@" + harness.Domain
+			msg := &harness.Message{From: sender, To: to, Subject: c.subject, Headers: c.headers, Body: c.body}
 			res := harness.Send(t, stack.Postfix.Addr, msg)
 			if res.Stage != harness.StageMessage || !strings.HasPrefix(res.Reply.String(), "451 4.") {
 				t.Fatalf("%s: %s reply %q, want a 451 4.x.x at end of DATA", c.name, res.Stage, res.Reply)
 			}
-			if c.logs != "" {
-				logs := stack.Multiplexor.Log() + stack.Milter.Log()
-				re := regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(c.logs) + `.*$`)
-				line := re.FindString(logs)
-				if line == "" {
-					t.Errorf("%s: no log line says %q; logs:\n%s", c.name, c.logs, logs)
-				} else if !postfixQueueID.MatchString(line) {
-					t.Errorf("%s: the log line has no queue ID: %s", c.name, line)
+			var qid string
+			rejected := regexp.MustCompile(`(?m)\b([0-9A-F]{9,12}): milter-reject: END-OF-MESSAGE .*from=<` + regexp.QuoteMeta(sender) + `>`)
+			harness.WaitFor(t, 30*time.Second, "Postfix to log the tempfail of "+sender, func() bool {
+				if m := rejected.FindStringSubmatch(stack.Postfix.Maillog()); m != nil {
+					qid = m[1]
+					return true
 				}
+				return false
+			})
+			// The daemons' line about this message: its queue ID and the
+			// fault's text on one line (an earlier message's line does
+			// not count). Some are written after the reply (the worker's
+			// recovery), so wait for it.
+			re := regexp.MustCompile(`(?m)^.*\b` + qid + `\b.*` + regexp.QuoteMeta(c.logs) + `.*$`)
+			if err := harness.Await(30*time.Second, func() bool {
+				return re.MatchString(stack.Multiplexor.Log() + stack.Milter.Log())
+			}); err != nil {
+				t.Errorf("%s: no log line about %s says %q (%v); logs:\n%s", c.name, qid, c.logs, err, stack.Multiplexor.Log()+stack.Milter.Log())
 			}
 			clean(t)
 		})

@@ -291,7 +291,9 @@ func (w *Worker) complete(c *Context) error {
 		for _, k := range keys {
 			b.WriteString(" " + k + "=" + strconv.Itoa(c.actions[k]))
 		}
-		c.Logf("filter: %s", b.String())
+		// As mimedefang.pl: to syslog at debug, under the worker's own tag
+		// (log parsers look for it there); stderr only without syslog.
+		c.MdSyslog("debug", "filter: "+b.String())
 	}
 	if err := c.Err(); err != nil {
 		return fmt.Errorf("scan: %w", err)

@@ -207,6 +207,38 @@ func TestScanDropWithWarningExactText(t *testing.T) {
 	}
 }
 
+// The summary of a message's actions goes to syslog at debug under
+// mimedefang.pl's tag, as mimedefang.pl's signal_complete logs it, not to
+// the worker's stderr (which the multiplexor would relay once more).
+func TestScanActionSummaryToSyslog(t *testing.T) {
+	lines := fakeSyslog(t)
+	w, log := testWorker(t, func(cfg *Config) *Callbacks {
+		return &Callbacks{Filter: func(c *Context, p *message.Part, fname, ext, typ string) error {
+			if ext == ".exe" {
+				c.ActionDropWithWarning("Dropped " + fname)
+			}
+			return nil
+		}}
+	})
+	dir := writeCase(t, simpleCommands, twoParts)
+	if r := scan(t, w, dir); r != "ok\n" {
+		t.Fatalf("reply %q\n%s", r, log)
+	}
+	var summary []string
+	for _, l := range *lines {
+		if strings.Contains(l, "filter: ") {
+			summary = append(summary, l)
+		}
+	}
+	// 2 is LOG_MAIL >> 3; "filter: " and the list, which starts with a blank.
+	if want := "2.debug QID1: filter:  drop_with_warning=1"; len(summary) != 1 || summary[0] != want {
+		t.Errorf("syslog summary %q, want [%q]", summary, want)
+	}
+	if strings.Contains(log.String(), "drop_with_warning") {
+		t.Errorf("the summary also went to the worker's log: %q", log)
+	}
+}
+
 func TestScanUnchangedWritesOnlyF(t *testing.T) {
 	w, _ := testWorker(t, func(*Config) *Callbacks { return &Callbacks{} })
 	dir := writeCase(t, simpleCommands, twoParts)

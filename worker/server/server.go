@@ -119,7 +119,9 @@ func Serve(ctx context.Context, w *filter.Worker, opts Options) (int, error) {
 			}
 			if errors.Is(err, ErrHeapLimit) {
 				if live := collect(); live <= opts.MaxHeap/2 {
-					logf(opts, "server: %s; the memory is back (heap %d MiB), going on", heapMessage(opts.MaxHeap), live>>20)
+					// Written after the reply, so the multiplexor relays it
+					// as the next request's: it names its own message.
+					logf(opts, "%sserver: %s; the memory is back (heap %d MiB), going on", qidPrefix(line), heapMessage(opts.MaxHeap), live>>20)
 					err = nil
 				}
 			}
@@ -222,6 +224,31 @@ func watchHeap(max uint64, cancel context.CancelCauseFunc) (stop func()) {
 		}
 	}()
 	return func() { close(quit) }
+}
+
+// qidPrefix is "QID: " for a request that names a queue ID, else "".
+func qidPrefix(line string) string {
+	req, err := proto.ParseRequest(line)
+	if err != nil {
+		return ""
+	}
+	var qid string
+	switch r := req.(type) {
+	case proto.Scan:
+		qid = r.QueueID
+	case proto.RelayOK:
+		qid = r.QueueID
+	case proto.HeloOK:
+		qid = r.QueueID
+	case proto.SenderOK:
+		qid = r.QueueID
+	case proto.RecipOK:
+		qid = r.QueueID
+	}
+	if qid == "" || qid == proto.NoQueue {
+		return ""
+	}
+	return qid + ": "
 }
 
 func logf(opts Options, format string, args ...any) {

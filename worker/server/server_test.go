@@ -426,3 +426,19 @@ func TestServeHeapLimitRecovers(t *testing.T) {
 		t.Errorf("Serve returned %d %v, want 0 at EOF", status, err)
 	}
 }
+
+// A line the server writes after a reply names the request's own message.
+func TestQIDPrefix(t *testing.T) {
+	for line, want := range map[string]string{
+		"scan 4ABC123 /var/spool/MIMEDefang/mdefang-x\n":                       "4ABC123: ",
+		"relayok 192.0.2.1 host 25 127.0.0.1 25 Q1\n":                          "Q1: ",
+		"recipok <a@b> <c@d> 192.0.2.1 h <a@b> helo /dir Q%202 esmtp mx a@b\n": "Q 2: ",
+		"scan NOQUEUE /dir\n": "",
+		"tick 1\n":            "",
+		"\n":                  "",
+	} {
+		if got := qidPrefix(line); got != want {
+			t.Errorf("qidPrefix(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
