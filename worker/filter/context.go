@@ -96,10 +96,6 @@ type Context struct {
 	quarantineCount          int
 	entireMessageQuarantined bool
 
-	// ext holds per-request state of actions defined in other files,
-	// keyed by an unexported type of theirs (see state).
-	ext map[any]any
-
 	// err is the first failure an action hit (RESULTS not writable ...).
 	err error
 }
@@ -110,20 +106,6 @@ type Mailer struct {
 	Mailer, Host, Addr string
 }
 
-// state returns the per-request value stored under key, creating it with
-// init on first use. Actions defined in other files keep their state here
-// so that Context needs no new fields for them.
-func (c *Context) state(key any, init func() any) any {
-	if v, ok := c.ext[key]; ok {
-		return v
-	}
-	if c.ext == nil {
-		c.ext = map[any]any{}
-	}
-	v := init()
-	c.ext[key] = v
-	return v
-}
 
 // InMessageContext is in_message_context: true during a scan, from
 // filter_begin to filter_wrapup.
