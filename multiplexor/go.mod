@@ -3,12 +3,13 @@ module github.com/mdgo/md/multiplexor
 go 1.26.8
 
 require (
-	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/mdgo/md/proto v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/coreos/go-systemd/v22 v22.7.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

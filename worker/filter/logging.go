@@ -1,13 +1,15 @@
 package filter
 
 import (
-	"github.com/mdgo/md/worker/message"
 	"log/syslog"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mdgo/md/internal/logging"
+	"github.com/mdgo/md/worker/message"
 )
 
 // Logging: md_syslog and the GraphDefang MDLOG lines.
@@ -45,16 +47,6 @@ var syslogs struct {
 	w map[syslog.Priority]syslogWriter
 }
 
-var syslogFacilities = map[string]syslog.Priority{
-	"auth": syslog.LOG_AUTH, "authpriv": syslog.LOG_AUTHPRIV, "cron": syslog.LOG_CRON,
-	"daemon": syslog.LOG_DAEMON, "ftp": syslog.LOG_FTP, "kern": syslog.LOG_KERN,
-	"lpr": syslog.LOG_LPR, "mail": syslog.LOG_MAIL, "news": syslog.LOG_NEWS,
-	"security": syslog.LOG_AUTH, "syslog": syslog.LOG_SYSLOG, "user": syslog.LOG_USER,
-	"uucp": syslog.LOG_UUCP, "local0": syslog.LOG_LOCAL0, "local1": syslog.LOG_LOCAL1,
-	"local2": syslog.LOG_LOCAL2, "local3": syslog.LOG_LOCAL3, "local4": syslog.LOG_LOCAL4,
-	"local5": syslog.LOG_LOCAL5, "local6": syslog.LOG_LOCAL6, "local7": syslog.LOG_LOCAL7,
-}
-
 var syslogLevels = map[string]syslog.Priority{
 	"emerg": syslog.LOG_EMERG, "panic": syslog.LOG_EMERG, "alert": syslog.LOG_ALERT,
 	"crit": syslog.LOG_CRIT, "err": syslog.LOG_ERR, "error": syslog.LOG_ERR,
@@ -64,22 +56,25 @@ var syslogLevels = map[string]syslog.Priority{
 
 // parsePriority splits a Perl priority string ("err", "mail|info",
 // "LOG_LOCAL0|LOG_DEBUG") into facility and level; missing parts are
-// def (the facility) and info (the level).
+// def (the facility) and info (the level). The facility names are the
+// daemons' (logging.LookupFacility).
 func parsePriority(s string, def syslog.Priority) (fac, level syslog.Priority) {
 	fac, level = def, syslog.LOG_INFO
 	for _, p := range strings.Split(s, "|") {
-		p = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(p)), "log_")
-		if l, ok := syslogLevels[p]; ok {
+		p = strings.TrimSpace(p)
+		if l, ok := syslogLevels[strings.TrimPrefix(strings.ToLower(p), "log_")]; ok {
 			level = l
-		} else if f, ok := syslogFacilities[p]; ok {
+		} else if f, ok := logging.LookupFacility(p); ok {
 			fac = f
 		}
 	}
 	return fac, level
 }
 
+// facilityOf is the syslog facility called name (logging.LookupFacility),
+// or mail when there is none.
 func facilityOf(name string) syslog.Priority {
-	if f, ok := syslogFacilities[strings.TrimPrefix(strings.ToLower(name), "log_")]; ok {
+	if f, ok := logging.LookupFacility(name); ok {
 		return f
 	}
 	return syslog.LOG_MAIL

@@ -72,6 +72,34 @@ func TestMdSyslog(t *testing.T) {
 	}
 }
 
+// TestParsePriority: the facility names are the daemons' table
+// (internal/logging), looked up as before: short or LOG_-prefixed once, any
+// case, spaces around a part ignored; an unknown one leaves the default.
+func TestParsePriority(t *testing.T) {
+	for _, tc := range []struct {
+		in         string
+		fac, level syslog.Priority
+	}{
+		{"", syslog.LOG_LOCAL1, syslog.LOG_INFO},
+		{" Mail | Err ", syslog.LOG_MAIL, syslog.LOG_ERR},
+		{"security|warn", syslog.LOG_AUTH, syslog.LOG_WARNING},
+		{"LOG_LOCAL0|LOG_DEBUG", syslog.LOG_LOCAL0, syslog.LOG_DEBUG},
+		{"LOG_LOG_MAIL|notice", syslog.LOG_LOCAL1, syslog.LOG_NOTICE},
+		{"nope|crit", syslog.LOG_LOCAL1, syslog.LOG_CRIT},
+	} {
+		if fac, level := parsePriority(tc.in, syslog.LOG_LOCAL1); fac != tc.fac || level != tc.level {
+			t.Errorf("parsePriority(%q) = %d, %d; want %d, %d", tc.in, fac, level, tc.fac, tc.level)
+		}
+	}
+	for in, want := range map[string]syslog.Priority{
+		"local7": syslog.LOG_LOCAL7, "LOG_Daemon": syslog.LOG_DAEMON, "": syslog.LOG_MAIL, "nope": syslog.LOG_MAIL,
+	} {
+		if got := facilityOf(in); got != want {
+			t.Errorf("facilityOf(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
 func TestMdGraphdefangLog(t *testing.T) {
 	commands := "S<A@Example.com>\nR<B@example.com> ? ? ?\nR<C@Example.org> ? ? ?\nQQID1\nUHi, there =?UTF-8?B?w6lsw6h2ZQ==?=\nF\n"
 	for _, tc := range []struct {

@@ -1,8 +1,9 @@
 // Package daemon turns md-milterd's command line into a running milter: the
-// original `mimedefang` option letters (reference §11.1), privilege
-// dropping, going into the background with a ready pipe, pid and lock
-// files, the milter socket, logging and the start-up probe of the
-// multiplexor (§11.5).
+// original `mimedefang` option letters (reference §11.1) and the run loop,
+// with the start-up probe of the multiplexor (§11.5). Going into the
+// background, privilege dropping, pid and lock files, sd_notify and the
+// milter socket are the shared github.com/mdgo/md/internal/daemon; the log
+// lines go through github.com/mdgo/md/internal/logging.
 package daemon
 
 import (
@@ -13,20 +14,22 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"os/user"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mdgo/md/internal/daemon"
+	"github.com/mdgo/md/internal/logging"
 	"github.com/mdgo/md/milterd/internal/milter"
 	"github.com/mdgo/md/milterd/internal/mxclient"
 	"github.com/mdgo/md/milterd/internal/spool"
 )
+
+// progName begins md-milterd's messages on stderr.
+const progName = "md-milterd"
 
 // readyFDEnv names the descriptor on which a background child reports to
 // its waiting parent: "X" for success, "E<message>" for failure (§11.5).
@@ -177,37 +180,13 @@ func (o *options) validate(c *cobra.Command) error {
 		o.reserved = -1
 	}
 	if c.Flags().Changed("backlog") {
-		o.backlog = max(o.backlog, minBacklog) // 0 means "not given" to listen
+		o.backlog = max(o.backlog, daemon.MinBacklog) // 0 means "not given" to listen
 	}
-	if _, err := ParseFacility(o.facility); err != nil {
+	if _, err := logging.ParseFacility(o.facility); err != nil {
 		return err
 	}
-	_, _, err := parseConn(o.conn)
+	_, _, err := daemon.ParseConn(o.conn)
 	return err
-}
-
-// parseConn turns a -p value into a network and address for net.Listen.
-func parseConn(conn string) (network, addr string, err error) {
-	switch {
-	case strings.HasPrefix(conn, "/"):
-		return "unix", conn, nil
-	case strings.HasPrefix(conn, "unix:"):
-		return "unix", strings.TrimPrefix(conn, "unix:"), nil
-	case strings.HasPrefix(conn, "local:"):
-		return "unix", strings.TrimPrefix(conn, "local:"), nil
-	case strings.HasPrefix(conn, "inet:"), strings.HasPrefix(conn, "inet6:"):
-		network = "tcp4"
-		if strings.HasPrefix(conn, "inet6:") {
-			network = "tcp6"
-		}
-		rest := conn[strings.IndexByte(conn, ':')+1:]
-		port, host, _ := strings.Cut(rest, "@")
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return "", "", fmt.Errorf("bad port in -p %q", conn)
-		}
-		return network, net.JoinHostPort(host, port), nil
-	}
-	return "", "", fmt.Errorf("unsupported -p socket %q", conn)
 }
 
 // myIPAddress is the host's first IPv4 address (§13.1).
@@ -237,24 +216,15 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 			return 1
 		}
 		if !o.foreground {
-			return background(stderr)
+			return daemon.Background(progName, readyFDEnv, stderr)
 		}
 	} else if err := o.validate(c); err != nil {
 		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
 		return 1
 	}
-	var report *os.File
-	if fdStr != "" {
-		fd, _ := strconv.Atoi(fdStr)
-		syscall.CloseOnExec(fd)
-		report = os.NewFile(uintptr(fd), "ready")
-		os.Unsetenv(readyFDEnv)
-	}
+	report := daemon.OpenReadyPipe(readyFDEnv) // nil unless fdStr != ""
 	fail := func(err error) int {
-		if report != nil {
-			report.WriteString("E" + err.Error())
-			report.Close()
-		}
+		report.Fail(err)
 		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
 		return 1
 	}
@@ -263,7 +233,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	if o.foreground {
 		logOut = stderr
 	}
-	log, err := newLogger("mimedefang", o.facility, logOut)
+	log, err := logging.NewLogger("mimedefang", o.facility, logOut)
 	if err != nil {
 		return fail(err)
 	}
@@ -273,13 +243,11 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "md-milterd: could not determine my own IP address: %v\n", ipErr)
 		}
 	}
-	var pidFile *os.File
-	if o.pidFile != "" {
-		if pidFile, err = os.OpenFile(o.pidFile, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
-			return fail(fmt.Errorf("cannot open pid file: %w", err))
-		}
+	pidFile, err := daemon.OpenPidFile(o.pidFile) // nil without -P
+	if err != nil {
+		return fail(err)
 	}
-	if err := dropPrivileges(o.user); err != nil {
+	if err := daemon.DropPrivileges(progName, o.user, allowRootForTests); err != nil {
 		return fail(err)
 	}
 	if err := os.Chdir(o.spoolDir); err != nil {
@@ -289,16 +257,12 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "md-milterd: cannot read %s: %v\n", o.ipKeyFile, err)
 	}
-	lock := o.lockFile
-	if lock == "" && o.pidFile != "" {
-		lock = o.pidFile + ".lock"
-	}
-	if lock != "" {
-		lf, err := lockFile(lock)
+	if lock := daemon.LockPath(o.lockFile, o.pidFile); lock != "" {
+		lf, err := daemon.LockFile(lock)
 		if err != nil {
 			return fail(err)
 		}
-		defer func() { lf.Close(); os.Remove(lock) }()
+		defer lf.Release()
 	}
 	scannedBy := o.scannedBy
 	if o.noScannedBy {
@@ -316,7 +280,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		ScannedBy: scannedBy, ExtraMacros: o.macros, NoRcptRej: o.noRcptRej,
 		MyIPAddress: myIP, FilterTime: o.filterTime, Logger: log,
 	}
-	network, addr, _ := parseConn(o.conn)
+	network, addr, _ := daemon.ParseConn(o.conn)
 	if network == "unix" {
 		os.Remove(addr)
 		defer os.Remove(addr)
@@ -326,7 +290,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		mask = 0o007
 	}
 	old := syscall.Umask(mask)
-	ln, err := listen(network, addr, o.backlog)
+	ln, err := daemon.Listen(network, addr, o.backlog)
 	if o.groupRead {
 		syscall.Umask(0o027)
 	} else {
@@ -362,18 +326,13 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	signal.Ignore(syscall.SIGPIPE)
-	if pidFile != nil {
-		pidFile.Truncate(0)
-		fmt.Fprintf(pidFile, "%d\n", os.Getpid())
-		pidFile.Close()
-	}
+	pidFile.Write()
 	if report != nil {
 		// The waiting parent tells the service manager, if any
-		// (notifyReadyFor): it is the main process until it exits.
-		report.WriteString("X")
-		report.Close()
+		// (daemon.NotifyReadyFor): it is the main process until it exits.
+		report.Ready()
 		// the background child has no stderr
-	} else if err := notify(sddaemonReady); err != nil {
+	} else if err := daemon.Notify(daemon.Ready); err != nil {
 		// Type=notify: the unit is active, and the MTA ordered after it
 		// may start, once the socket listens and the multiplexor answers.
 		log.Warn(err.Error())
@@ -382,7 +341,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	go func() { done <- srv.Serve(milter.Listener(ln)) }()
 	select {
 	case s := <-sigs:
-		if err := notify(sddaemonStopping); err != nil {
+		if err := daemon.Notify(daemon.Stopping); err != nil {
 			log.Warn(err.Error())
 		}
 		log.Info(fmt.Sprintf("Received signal %v: exiting", s))
@@ -421,105 +380,6 @@ func probe(mx *mxclient.Client) bool {
 	return false
 }
 
-// background re-executes the program with the ready descriptor in a new
-// session, then waits for it to report success or failure (§11.5).
-func background(stderr io.Writer) int {
-	r, w, err := os.Pipe()
-	if err != nil {
-		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
-		return 1
-	}
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
-		return 1
-	}
-	devnull, _ := os.Open(os.DevNull)
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "md-milterd: cannot go into the background: %v\n", err)
-		return 1
-	}
-	w.Close()
-	msg, _ := io.ReadAll(r)
-	switch {
-	case len(msg) > 0 && msg[0] == 'X':
-		// Under a service manager that gave us NOTIFY_SOCKET, the child
-		// serves now: it becomes the main process, and the unit is ready.
-		if err := notifyReadyFor(cmd.Process.Pid); err != nil {
-			fmt.Fprintf(stderr, "md-milterd: %v\n", err)
-		}
-		return 0
-	case len(msg) > 0 && msg[0] == 'E':
-		fmt.Fprintf(stderr, "Error from child: %s\n", msg[1:])
-	default:
-		fmt.Fprintln(stderr, "Error from child: it exited without reporting")
-	}
-	return 1
-}
-
 // allowRootForTests lets the tests, which may run as root, start the milter
 // without -U (dropping privileges would change the test process for good).
 var allowRootForTests = false
-
-// dropPrivileges switches to the -U user. Like the original, it refuses to
-// run as root.
-func dropPrivileges(name string) error {
-	if name == "" {
-		if os.Geteuid() == 0 && !allowRootForTests {
-			return errors.New("you must not run md-milterd as root: use -U <user>")
-		}
-		return nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return fmt.Errorf("unknown user %q: %w", name, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if uid == 0 {
-		return errors.New("you must not run md-milterd as root: -U names root")
-	}
-	if os.Geteuid() != 0 {
-		if os.Geteuid() == uid {
-			return nil
-		}
-		return fmt.Errorf("cannot switch to user %s: not running as root", name)
-	}
-	gids := []int{gid}
-	if groups, err := u.GroupIds(); err == nil {
-		for _, g := range groups {
-			if n, err := strconv.Atoi(g); err == nil && n != gid {
-				gids = append(gids, n)
-			}
-		}
-	}
-	if err := syscall.Setgroups(gids); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("setgid: %w", err)
-	}
-	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("setuid: %w", err)
-	}
-	return nil
-}
-
-// lockFile creates and write-locks path, so two milters cannot share it.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open lock file %s: %w", path, err)
-	}
-	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0}
-	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cannot lock %s (is another copy running?): %w", path, err)
-	}
-	return f, nil
-}

@@ -16,28 +16,10 @@ import (
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
-)
+	"github.com/spf13/cobra"
 
-func TestParseConn(t *testing.T) {
-	for _, tc := range []struct{ in, network, addr string }{
-		{"/run/md.sock", "unix", "/run/md.sock"},
-		{"unix:/run/md.sock", "unix", "/run/md.sock"},
-		{"local:/run/md.sock", "unix", "/run/md.sock"},
-		{"inet:7890@127.0.0.1", "tcp4", "127.0.0.1:7890"},
-		{"inet:7890", "tcp4", ":7890"},
-		{"inet6:7890@::1", "tcp6", "[::1]:7890"},
-	} {
-		n, a, err := parseConn(tc.in)
-		if err != nil || n != tc.network || a != tc.addr {
-			t.Errorf("parseConn(%q) = %q, %q, %v; want %q, %q", tc.in, n, a, err, tc.network, tc.addr)
-		}
-	}
-	for _, bad := range []string{"", "tcp:1@x", "inet:port@host", "inet:99999@h", "relative/path"} {
-		if _, _, err := parseConn(bad); err == nil {
-			t.Errorf("parseConn(%q) accepted", bad)
-		}
-	}
-}
+	"github.com/mdgo/md/internal/daemon/daemontest"
+)
 
 func TestReadIPKey(t *testing.T) {
 	dir := t.TempDir()
@@ -55,14 +37,32 @@ func TestReadIPKey(t *testing.T) {
 	}
 }
 
-func TestParseFacility(t *testing.T) {
-	for _, ok := range []string{"mail", "LOG_MAIL", "Local7", "security"} {
-		if _, err := ParseFacility(ok); err != nil {
-			t.Errorf("ParseFacility(%q): %v", ok, err)
+// TestBacklogOption: -b below 5 becomes 5 (daemon.MinBacklog); without -b
+// the backlog stays 0, the system's default (daemon.Listen).
+func TestBacklogOption(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 0}, // not given: the system default
+		{[]string{"-b", "0"}, 5},
+		{[]string{"-b", "-1"}, 5},
+		{[]string{"-b", "4"}, 5},
+		{[]string{"-b", "64"}, 64},
+	} {
+		o := &options{conn: "/x", mxSocket: "/y", facility: "mail"}
+		c := &cobra.Command{}
+		c.Flags().IntVarP(&o.backlog, "backlog", "b", 0, "")
+		c.Flags().String("scanned-by", "", "")
+		if err := c.Flags().Parse(tc.args); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := ParseFacility("nope"); err == nil {
-		t.Error("ParseFacility(nope) accepted")
+		if err := o.validate(c); err != nil {
+			t.Fatal(err)
+		}
+		if o.backlog != tc.want {
+			t.Errorf("%q: backlog %d, want %d", tc.args, o.backlog, tc.want)
+		}
 	}
 }
 
@@ -141,7 +141,7 @@ func TestMainForeground(t *testing.T) {
 	fakeFree(t, mx)
 	sock := filepath.Join(dir, "milter.sock")
 	pid := filepath.Join(dir, "md.pid")
-	var out, errb syncBuffer
+	var out, errb daemontest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"-D", "-p", "unix:" + sock, "-m", mx, "-z", dir, "-P", pid, "-S", "local3",
@@ -226,7 +226,7 @@ func TestMainMultiplexorMissing(t *testing.T) {
 	probeCount, probeInterval = 3, 10*time.Millisecond
 	defer func() { probeCount, probeInterval = 100, 200*time.Millisecond }()
 	dir := t.TempDir()
-	var out, errb syncBuffer
+	var out, errb daemontest.SyncBuffer
 	code := Main([]string{"-D", "-p", filepath.Join(dir, "m.sock"), "-m", filepath.Join(dir, "none.sock"), "-z", dir}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "Multiplexor socket did not appear.  Exiting.") {
 		t.Errorf("code %d, stderr:\n%s", code, errb.String())

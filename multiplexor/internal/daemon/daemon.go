@@ -1,26 +1,27 @@
 // Package daemon turns md-multiplexor's command line into a running
-// multiplexor: option parsing with the original's letters, privilege
-// dropping, going into the background, pid and lock files.
+// multiplexor: option parsing with the original's letters and the run
+// loop. Going into the background, privilege dropping, pid and lock files
+// and sd_notify are the shared github.com/mdgo/md/internal/daemon.
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"os/user"
 	"runtime"
-	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/mdgo/md/multiplexor/internal/mux"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
+
+	"github.com/mdgo/md/internal/daemon"
+	"github.com/mdgo/md/multiplexor/internal/mux"
 )
+
+// progName begins md-multiplexor's messages on stderr.
+const progName = "md-multiplexor"
 
 // readyFDEnv names the descriptor on which a background child reports to its
 // waiting parent: "X" for success, "E<message>" for failure (§11.5).
@@ -158,20 +159,13 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		}
 	}
 	if !cfg.Foreground && fdStr == "" {
-		return background(stderr)
+		return daemon.Background(progName, readyFDEnv, stderr)
 	}
-	var report *os.File
-	if fdStr != "" {
-		fd, _ := strconv.Atoi(fdStr)
-		syscall.CloseOnExec(fd) // workers must not hold the parent's pipe open
-		report = os.NewFile(uintptr(fd), "ready")
-		os.Unsetenv(readyFDEnv)
-	}
+	// nil unless fdStr != ""; close-on-exec: workers must not hold the
+	// parent's pipe open
+	report := daemon.OpenReadyPipe(readyFDEnv)
 	fail := func(err error) int {
-		if report != nil {
-			report.WriteString("E" + err.Error())
-			report.Close()
-		}
+		report.Fail(err) // nothing once report.Ready() was sent
 		fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
 		return 1
 	}
@@ -183,26 +177,22 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	var pidFile *os.File
-	if cfg.PidFile != "" {
-		// Not truncated until the lock is ours: a second copy refused by
-		// the lock must not empty the running copy's pid file.
-		if pidFile, err = os.OpenFile(cfg.PidFile, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
-			return fail(fmt.Errorf("cannot open pid file: %w", err))
-		}
-	}
-	if err := dropPrivileges(cfg.User); err != nil {
+	// Not truncated until the lock is ours: a second copy refused by the
+	// lock must not empty the running copy's pid file. nil without -p.
+	pidFile, err := daemon.OpenPidFile(cfg.PidFile)
+	if err != nil {
 		return fail(err)
 	}
-	if cfg.PidFile != "" && cfg.LockFile == "" {
-		cfg.LockFile = cfg.PidFile + ".lock"
+	if err := daemon.DropPrivileges(progName, cfg.User, allowRootForTests); err != nil {
+		return fail(err)
 	}
+	cfg.LockFile = daemon.LockPath(cfg.LockFile, cfg.PidFile)
 	if cfg.LockFile != "" {
-		lf, err := lockFile(cfg.LockFile)
+		lf, err := daemon.LockFile(cfg.LockFile)
 		if err != nil {
 			return fail(err)
 		}
-		defer func() { lf.Close(); os.Remove(cfg.LockFile) }()
+		defer lf.Release()
 	}
 	srv, err := mux.New(cfg, log)
 	if err != nil {
@@ -210,23 +200,18 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	}
 	signal.Ignore(syscall.SIGPIPE) // workers inherit an ignored SIGPIPE, as with the original
 	ctx := context.Background()
-	stopWatch := notifyStopping(func(m string) { log.Warnf("%s", m) })
+	stopWatch := daemon.NotifyStopping(func(m string) { log.Warnf("%s", m) })
 	defer stopWatch()
 	// ready runs once the control socket (and every other socket) listens
 	// and the first worker has been started: md-mx-ctrl status answers.
 	err = srv.Run(ctx, func() {
-		if pidFile != nil {
-			pidFile.Truncate(0)
-			fmt.Fprintf(pidFile, "%d\n", os.Getpid())
-			pidFile.Close()
-		}
+		pidFile.Write()
 		if report != nil {
 			// The waiting parent tells the service manager, if any
-			// (notifyReadyFor): it is the main process until it exits.
-			report.WriteString("X")
-			report.Close()
-			report = nil
-		} else if err := notify("READY=1"); err != nil {
+			// (daemon.NotifyReadyFor): it is the main process until it
+			// exits.
+			report.Ready()
+		} else if err := daemon.Notify(daemon.Ready); err != nil {
 			// Type=notify: the unit is active, and md-milterd ordered
 			// after it starts, once the pool answers.
 			log.Warnf("%s", err)
@@ -238,106 +223,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	return 0
 }
 
-// background re-executes the program with the ready descriptor in a new
-// session, then waits for it to report success or failure (§11.5).
-func background(stderr io.Writer) int {
-	r, w, err := os.Pipe()
-	if err != nil {
-		fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
-		return 1
-	}
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
-		return 1
-	}
-	devnull, _ := os.Open(os.DevNull)
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "md-multiplexor: cannot go into the background: %v\n", err)
-		return 1
-	}
-	w.Close()
-	msg, _ := io.ReadAll(r)
-	switch {
-	case len(msg) > 0 && msg[0] == 'X':
-		// Under a service manager that gave us NOTIFY_SOCKET, the child
-		// serves now: it becomes the main process, and the unit is ready.
-		if err := notifyReadyFor(cmd.Process.Pid); err != nil {
-			fmt.Fprintf(stderr, "md-multiplexor: %v\n", err)
-		}
-		return 0
-	case len(msg) > 0 && msg[0] == 'E':
-		fmt.Fprintf(stderr, "Error from child: %s\n", msg[1:])
-	default:
-		fmt.Fprintln(stderr, "Error from child: it exited without reporting")
-	}
-	return 1
-}
-
 // allowRootForTests lets the tests, which may run as root, start the
 // multiplexor without -U (dropping privileges would change the test process
 // for good).
 var allowRootForTests = false
-
-// dropPrivileges switches to the -U user. Like the original, it refuses to
-// run as root.
-func dropPrivileges(name string) error {
-	if name == "" {
-		if os.Geteuid() == 0 && !allowRootForTests {
-			return errors.New("you must not run md-multiplexor as root: use -U <user>")
-		}
-		return nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return fmt.Errorf("unknown user %q: %w", name, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if uid == 0 {
-		return errors.New("you must not run md-multiplexor as root: -U names root")
-	}
-	if os.Geteuid() != 0 {
-		if os.Geteuid() == uid {
-			return nil
-		}
-		return fmt.Errorf("cannot switch to user %s: not running as root", name)
-	}
-	gids := []int{gid}
-	if groups, err := u.GroupIds(); err == nil {
-		for _, g := range groups {
-			if n, err := strconv.Atoi(g); err == nil && n != gid {
-				gids = append(gids, n)
-			}
-		}
-	}
-	if err := syscall.Setgroups(gids); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("setgid: %w", err)
-	}
-	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("setuid: %w", err)
-	}
-	return nil
-}
-
-// lockFile creates and write-locks path, so two multiplexors cannot share it.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open lock file %s: %w", path, err)
-	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cannot lock %s (is another copy running?): %w", path, err)
-	}
-	return f, nil
-}

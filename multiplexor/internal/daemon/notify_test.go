@@ -9,113 +9,28 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/internal/daemon/daemontest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu chan struct{}
-	b  strings.Builder
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.String()
-}
-
-// notifySocket listens on a unixgram socket in a temporary directory and
-// points NOTIFY_SOCKET at it, as systemd does for a Type=notify unit. The
-// messages arrive on the returned channel.
-func notifySocket(t *testing.T) <-chan string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	ch := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				close(ch)
-				return
-			}
-			ch <- string(buf[:n])
-		}
-	}()
-	return ch
-}
-
-func recvNotify(t *testing.T, ch <-chan string) string {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message on NOTIFY_SOCKET")
-		return ""
-	}
-}
-
-func TestNotifyUnset(t *testing.T) {
-	t.Setenv("NOTIFY_SOCKET", "")
-	os.Unsetenv("NOTIFY_SOCKET")
-	if err := notify("READY=1"); err != nil {
-		t.Errorf("notify without NOTIFY_SOCKET: %v, want nil", err)
-	}
-	if err := notifyReadyFor(1234); err != nil {
-		t.Errorf("notifyReadyFor without NOTIFY_SOCKET: %v, want nil", err)
-	}
-	notifyStopping(func(m string) { t.Errorf("warning %q", m) })()
-}
-
-func TestNotifyErrors(t *testing.T) {
-	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "none"))
-	if err := notify("READY=1"); err == nil || !strings.Contains(err.Error(), "READY=1") {
-		t.Errorf("notify to a missing socket: %v, want an error naming READY=1", err)
-	}
-}
-
-func TestNotifyReadyFor(t *testing.T) {
-	ch := notifySocket(t)
-	if err := notifyReadyFor(4321); err != nil {
-		t.Fatal(err)
-	}
-	if got := recvNotify(t, ch); got != "READY=1\nMAINPID=4321" {
-		t.Errorf("got %q", got)
-	}
-}
-
 // runMain starts md-multiplexor in the foreground in this process.
-func runMain(t *testing.T, dir string) (sock string, errb *syncBuffer, done chan int) {
+func runMain(t *testing.T, dir string) (sock string, errb *daemontest.SyncBuffer, done chan int) {
 	t.Helper()
 	allowRootForTests = true
 	t.Cleanup(func() { allowRootForTests = false })
 	wd, _ := os.Getwd()
 	t.Cleanup(func() { os.Chdir(wd) }) // Run chdirs to the spool
 	sock = filepath.Join(dir, "mx.sock")
-	errb = newSyncBuffer()
+	errb = new(daemontest.SyncBuffer)
 	done = make(chan int, 1)
 	go func() {
 		done <- Main([]string{"-D", "-z", dir, "-s", sock, "-f", "/bin/cat", "-m", "1", "-x", "2", "-l", "-S", "local3"},
-			newSyncBuffer(), errb)
+			new(daemontest.SyncBuffer), errb)
 	}()
 	return sock, errb, done
 }
 
-func stopMain(t *testing.T, errb *syncBuffer, done chan int) {
+func stopMain(t *testing.T, errb *daemontest.SyncBuffer, done chan int) {
 	t.Helper()
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	select {
@@ -132,9 +47,9 @@ func stopMain(t *testing.T, errb *syncBuffer, done chan int) {
 // Type=notify unit does: READY=1 arrives once the control socket answers
 // status (no retry), STOPPING=1 when SIGTERM arrives.
 func TestMainNotify(t *testing.T) {
-	ch := notifySocket(t)
+	ch := daemontest.NotifySocket(t)
 	sock, errb, done := runMain(t, t.TempDir())
-	if got := recvNotify(t, ch); got != "READY=1" {
+	if got := daemontest.Recv(t, ch); got != "READY=1" {
 		t.Fatalf("first notification %q, want READY=1; stderr:\n%s", got, errb.String())
 	}
 	c, err := net.Dial("unix", sock)
@@ -149,7 +64,7 @@ func TestMainNotify(t *testing.T) {
 		t.Errorf("status right after READY=1: %q, %v", line, err)
 	}
 	stopMain(t, errb, done)
-	if got := recvNotify(t, ch); got != "STOPPING=1" {
+	if got := daemontest.Recv(t, ch); got != "STOPPING=1" {
 		t.Errorf("notification after SIGTERM %q, want STOPPING=1", got)
 	}
 	select {

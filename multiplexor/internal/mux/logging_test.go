@@ -1,153 +1,45 @@
 package mux
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
-	"log/syslog"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
-// fakeSyslog makes openSyslog connect to a unixgram socket of the test's
-// and returns what arrives there.
-func fakeSyslog(t *testing.T) <-chan string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+// TestLogger: the printf-style layer over internal/logging renders a line
+// as the multiplexor always has, "<qid>: " first when the line is about a
+// message (qidPrefix before); syslog and the journal are the handler's
+// (internal/logging's tests).
+func TestLogger(t *testing.T) {
+	t.Setenv("JOURNAL_STREAM", "")
+	var out bytes.Buffer
+	l, err := NewLogger("mimedefang-multiplexor", "local3", &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	openSyslog = func(p syslog.Priority, tag string) (*syslog.Writer, error) {
-		return syslog.Dial("unixgram", path, p, tag)
-	}
-	t.Cleanup(func() { openSyslog = syslog.New })
-	ch := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			ch <- string(buf[:n])
-		}
-	}()
-	return ch
-}
-
-// journalFile is a file standing for systemd's journal stream: its device
-// and inode go into JOURNAL_STREAM.
-func journalFile(t *testing.T) *os.File {
-	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "stream"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("JOURNAL_STREAM", fmt.Sprintf("%d:%d", st.Dev, st.Ino))
-	return f
-}
-
-func contents(t *testing.T, f *os.File) string {
-	t.Helper()
-	b, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func TestJournalStream(t *testing.T) {
-	f := journalFile(t)
-	if !JournalStream(f) {
-		t.Errorf("JournalStream: false for the file JOURNAL_STREAM names")
-	}
-	other, err := os.Create(filepath.Join(t.TempDir(), "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if JournalStream(other) {
-		t.Errorf("JournalStream: true for another file")
-	}
-	if JournalStream(&strings.Builder{}) {
-		t.Errorf("JournalStream: true for a writer that is no file")
-	}
-	for _, bad := range []string{"", "12", "x:y", "1:2:3"} {
-		t.Setenv("JOURNAL_STREAM", bad)
-		if JournalStream(f) {
-			t.Errorf("JOURNAL_STREAM=%q: JournalStream true", bad)
+	prefix := fmt.Sprintf("mimedefang-multiplexor[%d]: ", os.Getpid())
+	for _, c := range []struct {
+		log  func()
+		want string
+	}{
+		{func() { l.Infof("Forcing reread of filter rules") }, "Forcing reread of filter rules"},
+		{func() { l.WithQID("4XyZ1").Infof("No free workers") }, "4XyZ1: No free workers"},
+		{func() { l.WithQID("").Warnf("No free workers") }, "No free workers"},
+		{func() { l.WithQID("Q1").Errorf("%s (worker %d, pid %d)", "Worker busy too long", 2, 42) }, "Q1: Worker busy too long (worker 2, pid 42)"},
+		{func() { l.WithQID("Q1").Infof("Worker %d stderr: %s", 1, "100% %s") }, "Q1: Worker 1 stderr: 100% %s"},
+	} {
+		out.Reset()
+		c.log()
+		if got := out.String(); !strings.HasSuffix(got, prefix+c.want+"\n") || strings.Count(got, "\n") != 1 {
+			t.Errorf("got %q, want a line ending in %q", got, prefix+c.want)
 		}
 	}
-}
-
-// TestLoggerJournal: with stderr going to the journal and syslog reachable,
-// each line goes to syslog only (journald gets it once, with the ident and
-// priority); without syslog, or when stderr is not the journal, the stderr
-// copy stays.
-func TestLoggerJournal(t *testing.T) {
-	recv := func(t *testing.T, ch <-chan string) string {
-		t.Helper()
-		select {
-		case m := <-ch:
-			return m
-		case <-time.After(5 * time.Second):
-			t.Fatal("nothing reached syslog")
-			return ""
-		}
+	var nl *Logger // discards
+	nl.Infof("x")
+	nl.WithQID("Q").Errorf("x")
+	if _, err := NewLogger("m", "nope", &out); err == nil || err.Error() != `mux: unknown syslog facility "nope"` {
+		t.Errorf("NewLogger with facility nope: %v", err)
 	}
-	t.Run("journal and syslog", func(t *testing.T) {
-		sys := fakeSyslog(t)
-		f := journalFile(t)
-		l, err := NewLogger("mimedefang-multiplexor", "mail", f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Infof("Forcing reread of filter rules")
-		if m := recv(t, sys); !strings.Contains(m, "mimedefang-multiplexor[") || !strings.HasSuffix(strings.TrimSpace(m), "Forcing reread of filter rules") {
-			t.Errorf("syslog got %q", m)
-		}
-		if got := contents(t, f); got != "" {
-			t.Errorf("the journal stream got a copy as well: %q", got)
-		}
-	})
-	t.Run("journal without syslog", func(t *testing.T) {
-		openSyslog = func(syslog.Priority, string) (*syslog.Writer, error) {
-			return nil, errors.New("no /dev/log")
-		}
-		t.Cleanup(func() { openSyslog = syslog.New })
-		f := journalFile(t)
-		l, err := NewLogger("mimedefang-multiplexor", "mail", f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Infof("Forcing reread of filter rules")
-		if got := contents(t, f); !strings.Contains(got, "syslog unavailable") || !strings.HasSuffix(got, "mimedefang-multiplexor["+fmt.Sprint(os.Getpid())+"]: Forcing reread of filter rules\n") {
-			t.Errorf("the journal stream got %q, want the warning and the line", got)
-		}
-	})
-	t.Run("terminal and syslog", func(t *testing.T) {
-		sys := fakeSyslog(t)
-		f := journalFile(t)
-		t.Setenv("JOURNAL_STREAM", "") // stderr is not the journal's
-		l, err := NewLogger("mimedefang-multiplexor", "mail", f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Infof("Forcing reread of filter rules")
-		recv(t, sys)
-		if got := contents(t, f); !strings.HasSuffix(got, "Forcing reread of filter rules\n") {
-			t.Errorf("stderr got %q, want the line", got)
-		}
-	})
 }

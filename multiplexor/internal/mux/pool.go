@@ -264,7 +264,7 @@ func (s *Server) Do(line string, queueable bool) string {
 		if dom, hit := s.atRecipokLimitLocked(line); hit {
 			s.mu.Unlock()
 			if s.cfg.LogEvents {
-				s.log.Infof("%sHit per-domain recipok limit (%d) for domain %s", qidPrefix(queueIDOf(line, typ)), s.cfg.RecipokPerDomain, dom)
+				s.log.WithQID(queueIDOf(line, typ)).Infof("Hit per-domain recipok limit (%d) for domain %s", s.cfg.RecipokPerDomain, dom)
 			}
 			s.metrics.request(typ, "recipok_limit", 0)
 			return replyRecipokLimitHit
@@ -280,7 +280,7 @@ func (s *Server) Do(line string, queueable bool) string {
 		if !queueable || len(s.queue) >= s.cfg.QueueSize {
 			s.mu.Unlock()
 			if s.cfg.LogEvents {
-				s.log.Infof("%sNo free workers", qidPrefix(queueIDOf(line, typ)))
+				s.log.WithQID(queueIDOf(line, typ)).Infof("No free workers")
 			}
 			s.metrics.request(typ, "no_worker", 0)
 			return replyNoFreeWorkers
@@ -288,7 +288,7 @@ func (s *Server) Do(line string, queueable bool) string {
 		q := &waiter{line: line, typ: typ, granted: make(chan *worker, 1), since: s.now()}
 		s.queue = append(s.queue, q)
 		if s.cfg.LogEvents {
-			s.log.Infof("%sAll workers are busy: Queueing request (%d queued)", qidPrefix(queueIDOf(line, typ)), len(s.queue))
+			s.log.WithQID(queueIDOf(line, typ)).Infof("All workers are busy: Queueing request (%d queued)", len(s.queue))
 		}
 		s.metrics.queueDepth(len(s.queue))
 		s.mu.Unlock()
@@ -312,7 +312,7 @@ func (s *Server) waitInQueue(q *waiter) string {
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
 			s.metrics.queueDepth(len(s.queue))
 			s.mu.Unlock()
-			s.log.Infof("%sQueued request timed out after %v", qidPrefix(queueIDOf(q.line, q.typ)), s.cfg.QueueTimeout)
+			s.log.WithQID(queueIDOf(q.line, q.typ)).Infof("Queued request timed out after %v", s.cfg.QueueTimeout)
 			s.metrics.queueWait(s.now().Sub(q.since))
 			s.metrics.request(q.typ, "queue_timeout", 0)
 			return replyQueueTimeout
@@ -389,7 +389,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 		busy := s.countLocked().busy
 		s.finishLocked(w, inc, c, false)
 		s.notify("B\n")
-		s.log.Errorf("%sWorker %d (pid %d) timed out after %v on %q", qidPrefix(c.qid), w.slot, w.pid, s.cfg.BusyTimeout, trimForLog(tagFromCommand(line)))
+		s.log.WithQID(c.qid).Errorf("Worker %d (pid %d) timed out after %v on %q", w.slot, w.pid, s.cfg.BusyTimeout, trimForLog(tagFromCommand(line)))
 		if current {
 			s.killLocked(w, "Busy timeout")
 		}
@@ -408,7 +408,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 		s.armNuke(w, killDelay)
 	}
 	if kill != "" && current {
-		s.log.Errorf("%s%s (worker %d, pid %d)", qidPrefix(c.qid), kill, w.slot, w.pid)
+		s.log.WithQID(c.qid).Errorf("%s (worker %d, pid %d)", kill, w.slot, w.pid)
 		s.killLocked(w, kill)
 	}
 	if unread && served {
@@ -416,7 +416,7 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 		// writing to a worker that is already gone fails. A worker that
 		// dies before its first request gets no second chance: its filter
 		// may be broken, and every new worker would die the same way.
-		s.log.Infof("%sWorker %d (pid %d) exited before reading the request; passing it to another worker", qidPrefix(c.qid), w.slot, w.pid)
+		s.log.WithQID(c.qid).Infof("Worker %d (pid %d) exited before reading the request; passing it to another worker", w.slot, w.pid)
 		if current {
 			w.curCmd = cmdNone
 		}
@@ -427,11 +427,11 @@ func (s *Server) runBusy(w *worker, line string, typ cmdType) string {
 	}
 	if m.eof && m.line == "" {
 		if w.oom {
-			s.log.Errorf("%sWorker %d ran out of memory -- possible DoS attack due to complex MIME?", qidPrefix(c.qid), w.slot)
+			s.log.WithQID(c.qid).Errorf("Worker %d ran out of memory -- possible DoS attack due to complex MIME?", w.slot)
 		} else if s.cfg.LogEvents {
-			s.log.Errorf("%sWorker %d died prematurely -- check your filter rules", qidPrefix(c.qid), w.slot)
+			s.log.WithQID(c.qid).Errorf("Worker %d died prematurely -- check your filter rules", w.slot)
 		} else {
-			s.log.Errorf("%sWorker %d died prematurely -- check your filter rules and use the '-l' flag on mimedefang-multiplexor to see Perl error messages", qidPrefix(c.qid), w.slot)
+			s.log.WithQID(c.qid).Errorf("Worker %d died prematurely -- check your filter rules and use the '-l' flag on mimedefang-multiplexor to see Perl error messages", w.slot)
 		}
 		s.finishLocked(w, inc, c, false)
 		s.releaseStdoutLocked(w, inc, out)
@@ -483,7 +483,7 @@ func (s *Server) writeFailed(w *worker, inc uint64, c *call, err error) string {
 	if w.inc == inc && w.pending == c {
 		w.pending = nil
 	}
-	s.log.Errorf("%sError writing to worker %d: %v", qidPrefix(c.qid), w.slot, err)
+	s.log.WithQID(c.qid).Errorf("Error writing to worker %d: %v", w.slot, err)
 	if w.inc == inc {
 		w.curCmd = cmdNone
 		s.killLocked(w, "Error talking to worker")

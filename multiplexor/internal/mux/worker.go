@@ -302,7 +302,7 @@ func (s *Server) readStderr(w *worker, inc uint64, f *os.File) {
 			}
 			s.mu.Unlock()
 			if s.cfg.LogEvents {
-				s.log.Infof("%sWorker %d stderr: %s", qidPrefix(qid), w.slot, line)
+				s.log.WithQID(qid).Infof("Worker %d stderr: %s", w.slot, line)
 			}
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
@@ -407,7 +407,7 @@ func (s *Server) killLocked(w *worker, reason string) {
 	}
 	now := s.now()
 	if s.cfg.LogEvents {
-		s.log.Infof("%sKilling %s worker %d (pid %d) req=%d age=%d req_age=%d: %s", qidPrefix(w.pendingQID()),
+		s.log.WithQID(w.pendingQID()).Infof("Killing %s worker %d (pid %d) req=%d age=%d req_age=%d: %s",
 			w.state.lower(), w.slot, w.pid, w.numRequests, secondsSince(now, w.activated), secondsSince(now, w.firstReq), reason)
 	}
 	wasBusy := w.state == stateBusy

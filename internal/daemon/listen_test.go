@@ -6,9 +6,37 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/spf13/cobra"
 )
+
+func TestParseConn(t *testing.T) {
+	for _, tc := range []struct{ in, network, addr string }{
+		{"/run/md.sock", "unix", "/run/md.sock"},
+		{"unix:/run/md.sock", "unix", "/run/md.sock"},
+		{"local:/run/md.sock", "unix", "/run/md.sock"},
+		{"inet:7890@127.0.0.1", "tcp4", "127.0.0.1:7890"},
+		{"inet:7890", "tcp4", ":7890"},
+		{"inet6:7890@::1", "tcp6", "[::1]:7890"},
+	} {
+		n, a, err := ParseConn(tc.in)
+		if err != nil || n != tc.network || a != tc.addr {
+			t.Errorf("ParseConn(%q) = %q, %q, %v; want %q, %q", tc.in, n, a, err, tc.network, tc.addr)
+		}
+	}
+	for _, bad := range []string{"", "tcp:1@x", "inet:port@host", "inet:99999@h", "relative/path"} {
+		if _, _, err := ParseConn(bad); err == nil {
+			t.Errorf("ParseConn(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]string{
+		"tcp:1":        `unsupported -p socket "tcp:1"`,
+		"inet:99999@h": `bad port in -p "inet:99999@h"`,
+		"inet6:x":      `bad port in -p "inet6:x"`,
+	} {
+		if _, _, err := ParseConn(in); err == nil || err.Error() != want {
+			t.Errorf("ParseConn(%q): %v, want %s", in, err, want)
+		}
+	}
+}
 
 // pending fills the accept queue of l, which nobody accepts from, and
 // returns how many connects completed before one failed (UNIX: EAGAIN at
@@ -51,8 +79,8 @@ func TestListenBacklog(t *testing.T) {
 				{1, 6}, // below 5: 5
 				{-3, 6},
 			} {
-				os.Remove(filepath.Join(dir, "m.sock")) // as run does
-				l, err := listen(s.network, s.addr, tc.backlog)
+				os.Remove(filepath.Join(dir, "m.sock")) // as md-milterd does
+				l, err := Listen(s.network, s.addr, tc.backlog)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -63,7 +91,7 @@ func TestListenBacklog(t *testing.T) {
 			}
 			// No -b: the kernel's somaxconn (at least 128 on any Linux).
 			os.Remove(filepath.Join(dir, "m.sock"))
-			l, err := listen(s.network, s.addr, 0)
+			l, err := Listen(s.network, s.addr, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +106,7 @@ func TestListenBacklog(t *testing.T) {
 // TestListenServes checks that a listener with a backlog accepts and carries
 // data like net.Listen's.
 func TestListenServes(t *testing.T) {
-	l, err := listen("tcp4", "127.0.0.1:0", 10)
+	l, err := Listen("tcp4", "127.0.0.1:0", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,34 +127,7 @@ func TestListenServes(t *testing.T) {
 	if _, err := c.Read(b); err != nil || string(b) != "hi" {
 		t.Errorf("read %q, %v", b, err)
 	}
-	if _, err := listen("tcp4", l.Addr().String(), 10); err == nil {
+	if _, err := Listen("tcp4", l.Addr().String(), 10); err == nil {
 		t.Error("a second listen on the same port succeeded")
-	}
-}
-
-func TestBacklogOption(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want int
-	}{
-		{nil, 0}, // not given: the system default
-		{[]string{"-b", "0"}, 5},
-		{[]string{"-b", "-1"}, 5},
-		{[]string{"-b", "4"}, 5},
-		{[]string{"-b", "64"}, 64},
-	} {
-		o := &options{conn: "/x", mxSocket: "/y", facility: "mail"}
-		c := &cobra.Command{}
-		c.Flags().IntVarP(&o.backlog, "backlog", "b", 0, "")
-		c.Flags().String("scanned-by", "", "")
-		if err := c.Flags().Parse(tc.args); err != nil {
-			t.Fatal(err)
-		}
-		if err := o.validate(c); err != nil {
-			t.Fatal(err)
-		}
-		if o.backlog != tc.want {
-			t.Errorf("%q: backlog %d, want %d", tc.args, o.backlog, tc.want)
-		}
 	}
 }
