@@ -169,29 +169,7 @@ CF
     echo "  -o smtpd_milters=${postfix_milter[original]}"
     echo "127.0.0.1:${smtp_port[ours]} inet n - n - - smtpd"
     echo "  -o smtpd_milters=${postfix_milter[ours]}"
-    cat <<'MCF'
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-proxywrite unix - - n -  1 proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-local     unix  - n n -  - local
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-MCF
+    grep -v "^#" "$root/integration/internal/harness/master-services.cf"
   } >"$pfconf/master.cf"
   touch -d '-1 minute' "$pfconf/main.cf" "$pfconf/master.cf"
   local w

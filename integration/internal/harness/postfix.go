@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"net/mail"
 	"os"
@@ -97,38 +98,20 @@ milter_default_action = tempfail
 {{range .Main}}{{.}}
 {{end}}`))
 
-// All services run unchrooted (chroot column n) so that the milter and the
-// maps need no copies inside a chroot.
+// masterServices are the instance's services (master-services.cf, shared
+// with bench/e2e.sh).
+//
+//go:embed master-services.cf
+var masterServices string
+
+// masterCF is master.cf: the smtpd listener, then masterServices.
 var masterCF = template.Must(template.New("master.cf").Parse(`# Private test instance written by the integration harness.
 127.0.0.1:{{.Port}} inet n - n - - smtpd
 {{- if .Milters}}
   -o smtpd_milters={{.Milters}}{{end}}
 {{- range .SMTPDOptions}}
   -o {{.}}{{end}}
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-proxywrite unix - - n -  1 proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-local     unix  - n n -  - local
-virtual   unix  - n n -  - virtual
-lmtp      unix  - - n -  - lmtp
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-`))
+{{.Services}}`))
 
 // StartPostfix writes a private configuration under Dir/postfix, starts it
 // with `postfix -c DIR start` and waits until its SMTP port accepts
@@ -166,10 +149,10 @@ func StartPostfix(t testing.TB, o PostfixOptions) *Postfix {
 	MkdirOwned(t, filepath.Join(root, "mail"), owner, 0o755)
 
 	data := struct {
-		Root, Domain, Milters string
-		UID, GID, Port        int
-		Main, SMTPDOptions    []string
-	}{root, Domain, o.Milters, owner.UID, owner.GID, o.Port, o.Main, o.SMTPDOptions}
+		Root, Domain, Milters, Services string
+		UID, GID, Port                  int
+		Main, SMTPDOptions              []string
+	}{root, Domain, o.Milters, masterServices, owner.UID, owner.GID, o.Port, o.Main, o.SMTPDOptions}
 	writeTemplate(t, filepath.Join(p.ConfigDir, "main.cf"), mainCF, data)
 	writeTemplate(t, filepath.Join(p.ConfigDir, "master.cf"), masterCF, data)
 
