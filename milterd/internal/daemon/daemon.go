@@ -268,6 +268,9 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 	if o.noScannedBy {
 		scannedBy = ""
 	}
+	// Closed when a signal asks md-milterd to stop: a session sleeping
+	// through a filter's delay then answers at once.
+	stopping := make(chan struct{})
 	cfg := &milter.Config{
 		Spool: spool.Options{
 			SpoolDir: o.spoolDir, GroupReadable: o.groupRead, StripBareCR: o.stripCR,
@@ -279,6 +282,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		NoFreeCheck: o.noFree, ReservedForLoopback: o.reserved, LoopbackAddr: o.loopback,
 		ScannedBy: scannedBy, ExtraMacros: o.macros, NoRcptRej: o.noRcptRej,
 		MyIPAddress: myIP, FilterTime: o.filterTime, Logger: log,
+		Stopping: stopping,
 	}
 	network, addr, _ := daemon.ParseConn(o.conn)
 	if network == "unix" {
@@ -345,6 +349,7 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 			log.Warn(err.Error())
 		}
 		log.Info(fmt.Sprintf("Received signal %v: exiting", s))
+		close(stopping)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"github.com/mdgo/md/internal/logging"
 	"github.com/mdgo/md/milterd/internal/mxclient"
 	"github.com/mdgo/md/milterd/internal/policy"
 	"github.com/mdgo/md/milterd/internal/rawfile"
@@ -59,8 +60,11 @@ func (s *session) qidText() string {
 	return s.qid
 }
 
+// logf logs a line about this session's message, its queue ID (NOQUEUE
+// before there is one) as the logging.QID attribute, which the handler
+// renders as the "QID: " prefix.
 func (s *session) logf(level slog.Level, format string, args ...any) {
-	s.log.Log(context.Background(), level, s.qidText()+": "+fmt.Sprintf(format, args...))
+	s.log.Log(context.Background(), level, fmt.Sprintf(format, args...), slog.String(logging.QID, s.qidText()))
 }
 
 // setQueueID reads macro i, as set_queueid does at every callback (§13.4).
