@@ -2,12 +2,9 @@ package proto
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -19,43 +16,6 @@ import (
 func goldenDir(t *testing.T) string {
 	t.Helper()
 	return golden.Dir(t, "transcripts")
-}
-
-// A socat chunk: direction ('>' milter→multiplexor, '<' reply) and bytes.
-type chunk struct {
-	dir  byte
-	data string
-}
-
-var socatHeader = regexp.MustCompile(`^([<>]) \S+ \S+\s+length=(\d+) from=\d+ to=\d+$`)
-
-// readSocat reads a socat -v transcript: a header line per chunk, followed
-// by exactly length bytes.
-func readSocat(t *testing.T, path string) []chunk {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []chunk
-	for len(b) > 0 {
-		nl := bytes.IndexByte(b, '\n')
-		if nl < 0 {
-			t.Fatalf("%s: trailing bytes without a header: %q", path, b)
-		}
-		m := socatHeader.FindSubmatch(b[:nl])
-		if m == nil {
-			t.Fatalf("%s: not a socat header: %q", path, b[:nl])
-		}
-		n, _ := strconv.Atoi(string(m[2]))
-		b = b[nl+1:]
-		if n > len(b) {
-			t.Fatalf("%s: chunk of %d bytes, only %d left", path, n, len(b))
-		}
-		out = append(out, chunk{dir: m[1][0], data: string(b[:n])})
-		b = b[n:]
-	}
-	return out
 }
 
 func readLines(t *testing.T, path string) []string {
@@ -132,22 +92,22 @@ func TestGoldenMilterTranscripts(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, f := range files {
-		chunks := readSocat(t, f)
+		chunks := golden.ReadSocat(t, f)
 		for i := 0; i < len(chunks); i++ {
 			c := chunks[i]
 			where := fmt.Sprintf("%s chunk %d", filepath.Base(f), i)
-			if c.dir != '>' {
-				t.Errorf("%s: reply without a request: %q", where, c.data)
+			if c.Dir != '>' {
+				t.Errorf("%s: reply without a request: %q", where, c.Data)
 				continue
 			}
-			r := checkRequest(t, where, c.data)
+			r := checkRequest(t, where, c.Data)
 			if r == nil {
 				continue
 			}
 			seen[r.Command()] = true
-			if i+1 < len(chunks) && chunks[i+1].dir == '<' {
+			if i+1 < len(chunks) && chunks[i+1].Dir == '<' {
 				i++
-				checkReply(t, where, r, chunks[i].data)
+				checkReply(t, where, r, chunks[i].Data)
 			}
 		}
 	}

@@ -2,12 +2,10 @@ package mxclient
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -24,42 +22,6 @@ func goldenDir(t testing.TB) string {
 	return golden.Dir(t)
 }
 
-type chunk struct {
-	dir  byte // '>' milter → multiplexor, '<' reply
-	data string
-}
-
-var socatHeader = regexp.MustCompile(`^([<>]) \S+ \S+\s+length=(\d+) from=\d+ to=\d+$`)
-
-// readSocat reads a socat -v transcript: a header line per chunk followed
-// by exactly length bytes.
-func readSocat(t *testing.T, path string) []chunk {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []chunk
-	for len(b) > 0 {
-		nl := bytes.IndexByte(b, '\n')
-		if nl < 0 {
-			t.Fatalf("%s: trailing bytes without a header: %q", path, b)
-		}
-		m := socatHeader.FindSubmatch(b[:nl])
-		if m == nil {
-			t.Fatalf("%s: not a socat header: %q", path, b[:nl])
-		}
-		n, _ := strconv.Atoi(string(m[2]))
-		b = b[nl+1:]
-		if n > len(b) {
-			t.Fatalf("%s: chunk of %d bytes, only %d left", path, n, len(b))
-		}
-		out = append(out, chunk{dir: m[1][0], data: string(b[:n])})
-		b = b[n:]
-	}
-	return out
-}
-
 // spoolFacts is what a golden spool directory tells about the SMTP
 // session: the COMMANDS lines (decoded) and the directory path the milter
 // used (-z /var/spool/MIMEDefang, from transcripts/*.milter.cmdline).
@@ -68,9 +30,9 @@ type spoolFacts struct {
 	dir  string
 }
 
-func readSpool(t *testing.T, golden, name string) spoolFacts {
+func readSpool(t *testing.T, gdir, name string) spoolFacts {
 	t.Helper()
-	f, err := os.Open(filepath.Join(golden, "spool", name, "COMMANDS"))
+	f, err := os.Open(filepath.Join(gdir, "spool", name, "COMMANDS"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +46,11 @@ func readSpool(t *testing.T, golden, name string) spoolFacts {
 		}
 		sf.cmds[l[0]] = append(sf.cmds[l[0]], l[1:])
 	}
-	dn, err := os.ReadFile(filepath.Join(golden, "spool", name+".dirname"))
+	dn, err := os.ReadFile(filepath.Join(gdir, "spool", name+".dirname"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmdline, err := os.ReadFile(filepath.Join(golden, "transcripts", "capture-default.milter.cmdline"))
+	cmdline, err := os.ReadFile(filepath.Join(gdir, "transcripts", "capture-default.milter.cmdline"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +86,9 @@ func (s spoolFacts) macro(name string) string {
 // multiplexor that answers with the captured reply, and the bytes the fake
 // receives must be the captured request.
 func TestGoldenAllChecks(t *testing.T) {
-	golden := goldenDir(t)
-	chunks := readSocat(t, filepath.Join(golden, "transcripts", "clean-allchecks.milter-mx.socat.txt"))
-	sf := readSpool(t, golden, "clean-allchecks")
+	gdir := goldenDir(t)
+	chunks := golden.ReadSocat(t, filepath.Join(gdir, "transcripts", "clean-allchecks.milter-mx.socat.txt"))
+	sf := readSpool(t, gdir, "clean-allchecks")
 
 	ip := sf.one(t, 'I')
 	name := sf.one(t, 'H')
@@ -157,10 +119,10 @@ func TestGoldenAllChecks(t *testing.T) {
 	ctx := context.Background()
 	for i, req := range requests {
 		want, answer := chunks[2*i], chunks[2*i+1]
-		if want.dir != '>' || answer.dir != '<' {
-			t.Fatalf("chunk pair %d has directions %c %c", i, want.dir, answer.dir)
+		if want.Dir != '>' || answer.Dir != '<' {
+			t.Fatalf("chunk pair %d has directions %c %c", i, want.Dir, answer.Dir)
 		}
-		m.setScript(reply(answer.data))
+		m.setScript(reply(answer.Data))
 		switch r := req.(type) {
 		case proto.Free:
 			n, err := c.Free(ctx)
@@ -187,8 +149,8 @@ func TestGoldenAllChecks(t *testing.T) {
 				}
 			}
 		}
-		if got := m.last(); got != want.data {
-			t.Errorf("%s: request bytes\n got %q\nwant %q", req.Command(), got, want.data)
+		if got := m.last(); got != want.Data {
+			t.Errorf("%s: request bytes\n got %q\nwant %q", req.Command(), got, want.Data)
 		}
 	}
 }
@@ -196,20 +158,20 @@ func TestGoldenAllChecks(t *testing.T) {
 // TestGoldenScans replays the scan of every default-mode capture (clean,
 // exe, reject): the qid comes from COMMANDS, the directory from .dirname.
 func TestGoldenScans(t *testing.T) {
-	golden := goldenDir(t)
+	gdir := goldenDir(t)
 	for _, name := range []string{"clean", "exe", "reject"} {
 		t.Run(name, func(t *testing.T) {
-			chunks := readSocat(t, filepath.Join(golden, "transcripts", name+".milter-mx.socat.txt"))
+			chunks := golden.ReadSocat(t, filepath.Join(gdir, "transcripts", name+".milter-mx.socat.txt"))
 			if len(chunks) != 2 {
 				t.Fatalf("%d chunks, want 2 (scan and its reply)", len(chunks))
 			}
-			sf := readSpool(t, golden, name)
-			m := newFakeMux(t, reply(chunks[1].data))
+			sf := readSpool(t, gdir, name)
+			m := newFakeMux(t, reply(chunks[1].Data))
 			if err := m.client().Scan(context.Background(), proto.Scan{QueueID: sf.one(t, 'Q'), Dir: sf.dir}); err != nil {
 				t.Errorf("scan: %v", err)
 			}
-			if got := m.last(); got != chunks[0].data {
-				t.Errorf("request bytes\n got %q\nwant %q", got, chunks[0].data)
+			if got := m.last(); got != chunks[0].Data {
+				t.Errorf("request bytes\n got %q\nwant %q", got, chunks[0].Data)
 			}
 		})
 	}
@@ -217,17 +179,17 @@ func TestGoldenScans(t *testing.T) {
 
 // TestGoldenStartupProbe: the start-up probe is a bare "free".
 func TestGoldenStartupProbe(t *testing.T) {
-	golden := goldenDir(t)
+	gdir := goldenDir(t)
 	for _, name := range []string{"startup-default", "startup-allchecks"} {
-		chunks := readSocat(t, filepath.Join(golden, "transcripts", name+".milter-mx.socat.txt"))
-		if len(chunks) < 2 || chunks[0].data != (proto.Free{}).Line() {
-			t.Fatalf("%s: first request %q, want free", name, chunks[0].data)
+		chunks := golden.ReadSocat(t, filepath.Join(gdir, "transcripts", name+".milter-mx.socat.txt"))
+		if len(chunks) < 2 || chunks[0].Data != (proto.Free{}).Line() {
+			t.Fatalf("%s: first request %q, want free", name, chunks[0].Data)
 		}
-		m := newFakeMux(t, reply(chunks[1].data))
+		m := newFakeMux(t, reply(chunks[1].Data))
 		if n, err := m.client().Free(context.Background()); err != nil || n < 1 {
 			t.Errorf("%s: free = %d, %v", name, n, err)
 		}
-		if got := m.last(); got != chunks[0].data {
+		if got := m.last(); got != chunks[0].Data {
 			t.Errorf("%s: got %q", name, got)
 		}
 	}
