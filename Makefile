@@ -32,9 +32,12 @@ deps:
 	@bash integration/test-deps.sh
 
 # Every module builds on its own, without the workspace (go.work): each
-# go.mod requires what it imports, siblings through replace directives.
+# go.mod requires what it imports, siblings through replace directives;
+# and no two go.mod files require different versions of one module.
 modules:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone (GOWORK=off)"; exit 1; }; done
+	@awk '/^require \(/{b=1;next} b&&/^\)/{b=0} b&&NF>=2{print $$1,$$2} /^require [^(]/{print $$2,$$3}' $(MODULES:%=%/go.mod) | sort -u | \
+	  awk '{c[$$1]++; v[$$1]=v[$$1] " " $$2} END {n=0; for (k in c) if (c[k]>1) {print "go.mod files require two versions of " k ":" v[k]; n++}; exit n>0}'
 
 # Pure unit tests: no Debian package, no prior build, no real daemon (those
 # tests live under integration/). Every module runs; the failures of all of

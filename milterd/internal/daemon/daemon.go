@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mdgo/md/internal/daemon"
 	"github.com/mdgo/md/internal/logging"
@@ -46,13 +47,13 @@ var (
 )
 
 type options struct {
-	conn, mxSocket, user, spoolDir                   string
-	relay, helo, sender, rcpt, noFree, keep, debug   bool
-	scannedBy                                        string
-	noScannedBy, groupRead, foreground, stripCR      bool
-	pidFile, lockFile, facility                      string
-	macros                                           []string
-	version                                          bool
+	conn, mxSocket, user, spoolDir                 string
+	relay, helo, sender, rcpt, noFree, keep, debug bool
+	scannedBy                                      string
+	noScannedBy, groupRead, foreground, stripCR    bool
+	pidFile, lockFile, facility                    string
+	macros                                         []string
+
 	conserve, filterTime, noRcptRej, symlist, obsolM bool
 	backlog, reserved                                int
 	loopback                                         string
@@ -85,8 +86,8 @@ func readIPKey(path string) (string, error) {
 // Main runs md-milterd with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	o := &options{}
-	code := 0
-	cmd := &cobra.Command{
+	cli := daemon.CLI{
+		Name:  "md-milterd",
 		Use:   "md-milterd -p <conn> -m <mx_socket> -U <user> [options]",
 		Short: "MIMEDefang milter (replaces mimedefang)",
 		Long: `md-milterd is the milter between the MTA (Postfix or Sendmail) and the
@@ -98,64 +99,45 @@ failure: mail is never accepted unscanned.
 Every option of mimedefang is accepted with the same letter and meaning.
 -y is always on (the macro list is always requested from the MTA); -M is
 obsolete and ignored.`,
-		Example:               `  md-milterd -D -U defang -p inet:7890@127.0.0.1 -m /var/spool/MIMEDefang/mimedefang-multiplexor.sock`,
-		Args:                  cobra.NoArgs,
-		DisableFlagsInUseLine: true,
-		SilenceUsage:          true,
-		SilenceErrors:         true,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if o.version {
-				fmt.Fprintf(stdout, "mimedefang version %s (md-milterd)\n", milter.Version)
-				return nil
-			}
-			code = run(c, o, stderr)
-			return nil
-		},
+		Example: `  md-milterd -D -U defang -p inet:7890@127.0.0.1 -m /var/spool/MIMEDefang/mimedefang-multiplexor.sock`,
+		Version: fmt.Sprintf("mimedefang version %s (md-milterd)", milter.Version),
+		Run:     func(c *cobra.Command) int { return run(c, o, stderr) },
 	}
-	f := cmd.Flags()
-	f.SortFlags = false
-	f.StringVarP(&o.conn, "socket", "p", "", "milter socket: /path, unix:/path, local:/path, inet:port@host or inet6:port@host (required)")
-	f.StringVarP(&o.mxSocket, "multiplexor", "m", "", "the multiplexor's UNIX-domain socket (required)")
-	f.StringVarP(&o.user, "user", "U", "", "run as this user (required when started as root)")
-	f.StringVarP(&o.spoolDir, "spool-dir", "z", DefaultSpoolDir, "spool directory, where the mdefang-* working directories go")
-	f.BoolVarP(&o.relay, "relay-check", "r", false, "send relayok at connect")
-	f.BoolVarP(&o.helo, "helo-check", "H", false, "send helook at HELO")
-	f.BoolVarP(&o.sender, "sender-check", "s", false, "send senderok at MAIL FROM")
-	f.BoolVarP(&o.rcpt, "recipient-check", "t", false, "send recipok at each RCPT TO")
-	f.BoolVarP(&o.noFree, "no-free-check", "q", false, "skip the connect-time free-worker check (disables -R)")
-	f.IntVarP(&o.reserved, "reserve-loopback", "R", -1, "workers reserved for loopback clients")
-	f.StringVarP(&o.loopback, "loopback-addr", "L", "", "an address to treat as loopback (reported as 127.0.0.1)")
-	f.BoolVarP(&o.keep, "keep-failed", "k", false, "keep the working directory when the filter fails")
-	f.BoolVarP(&o.debug, "debug", "d", false, "never delete working directories")
-	f.StringVarP(&o.scannedBy, "scanned-by", "x", milter.DefaultScannedBy, "X-Scanned-By header text; empty means no header")
-	f.BoolVarP(&o.noScannedBy, "no-scanned-by", "X", false, "no X-Scanned-By header (same as -x '')")
-	f.StringArrayVarP(&o.macros, "macro", "a", nil, "pass one more MTA macro, by name without braces (repeatable, up to 30)")
-	f.BoolVarP(&o.stripCR, "strip-bare-cr", "c", false, "remove bare CRs from the body")
-	f.BoolVarP(&o.conserve, "conserve-fds", "C", false, "open and close the spool files in every callback")
-	f.BoolVarP(&o.filterTime, "filter-time", "T", false, "log the filter time of each message")
-	f.BoolVarP(&o.noRcptRej, "no-rejected-rcpts", "N", false, "do not ask the MTA for recipients it rejected")
-	f.BoolVarP(&o.symlist, "symlist", "y", false, "request the macro list from the MTA (always on in md-milterd)")
-	f.IntVarP(&o.backlog, "backlog", "b", 0, "listen backlog of the milter socket; values below 5 become 5 (default: the system's, somaxconn)")
-	f.BoolVarP(&o.groupRead, "group-readable", "G", false, "make sockets, directories and files group-accessible")
-	f.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process ID to this file")
-	f.StringVarP(&o.lockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
-	f.StringVarP(&o.facility, "syslog-facility", "S", "mail", "syslog facility")
-	f.BoolVarP(&o.foreground, "foreground", "D", false, "stay in the foreground and log to stderr as well (not when stderr is the journal)")
-	f.BoolVarP(&o.obsolM, "obsolete-M", "M", false, "obsolete; ignored")
-	f.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
-	f.StringVar(&o.ipKeyFile, "ip-key-file", DefaultIPKeyFile, "IP-validation key file (its first line names the header)")
-	f.DurationVar(&o.readTimeout, "read-timeout", 10*time.Minute, "how long to wait for the MTA's next milter command")
-	f.DurationVar(&o.writeTimeout, "write-timeout", time.Minute, "how long a write to the MTA may take")
-	f.DurationVar(&o.mxTimeout, "mx-timeout", mxclient.DefaultTimeout, "deadline of one exchange with the multiplexor")
-	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (host:port; empty: off)")
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintf(stderr, "md-milterd: %v\n", err)
-		return 1
-	}
-	return code
+	return cli.Main(args, stdout, stderr, func(f *pflag.FlagSet) {
+		f.StringVarP(&o.conn, "socket", "p", "", "milter socket: /path, unix:/path, local:/path, inet:port@host or inet6:port@host (required)")
+		f.StringVarP(&o.mxSocket, "multiplexor", "m", "", "the multiplexor's UNIX-domain socket (required)")
+		f.StringVarP(&o.user, "user", "U", "", "run as this user (required when started as root)")
+		f.StringVarP(&o.spoolDir, "spool-dir", "z", DefaultSpoolDir, "spool directory, where the mdefang-* working directories go")
+		f.BoolVarP(&o.relay, "relay-check", "r", false, "send relayok at connect")
+		f.BoolVarP(&o.helo, "helo-check", "H", false, "send helook at HELO")
+		f.BoolVarP(&o.sender, "sender-check", "s", false, "send senderok at MAIL FROM")
+		f.BoolVarP(&o.rcpt, "recipient-check", "t", false, "send recipok at each RCPT TO")
+		f.BoolVarP(&o.noFree, "no-free-check", "q", false, "skip the connect-time free-worker check (disables -R)")
+		f.IntVarP(&o.reserved, "reserve-loopback", "R", -1, "workers reserved for loopback clients")
+		f.StringVarP(&o.loopback, "loopback-addr", "L", "", "an address to treat as loopback (reported as 127.0.0.1)")
+		f.BoolVarP(&o.keep, "keep-failed", "k", false, "keep the working directory when the filter fails")
+		f.BoolVarP(&o.debug, "debug", "d", false, "never delete working directories")
+		f.StringVarP(&o.scannedBy, "scanned-by", "x", milter.DefaultScannedBy, "X-Scanned-By header text; empty means no header")
+		f.BoolVarP(&o.noScannedBy, "no-scanned-by", "X", false, "no X-Scanned-By header (same as -x '')")
+		f.StringArrayVarP(&o.macros, "macro", "a", nil, "pass one more MTA macro, by name without braces (repeatable, up to 30)")
+		f.BoolVarP(&o.stripCR, "strip-bare-cr", "c", false, "remove bare CRs from the body")
+		f.BoolVarP(&o.conserve, "conserve-fds", "C", false, "open and close the spool files in every callback")
+		f.BoolVarP(&o.filterTime, "filter-time", "T", false, "log the filter time of each message")
+		f.BoolVarP(&o.noRcptRej, "no-rejected-rcpts", "N", false, "do not ask the MTA for recipients it rejected")
+		f.BoolVarP(&o.symlist, "symlist", "y", false, "request the macro list from the MTA (always on in md-milterd)")
+		f.IntVarP(&o.backlog, "backlog", "b", 0, "listen backlog of the milter socket; values below 5 become 5 (default: the system's, somaxconn)")
+		f.BoolVarP(&o.groupRead, "group-readable", "G", false, "make sockets, directories and files group-accessible")
+		f.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process ID to this file")
+		f.StringVarP(&o.lockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
+		f.StringVarP(&o.facility, "syslog-facility", "S", "mail", "syslog facility")
+		f.BoolVarP(&o.foreground, "foreground", "D", false, "stay in the foreground and log to stderr as well (not when stderr is the journal)")
+		f.BoolVarP(&o.obsolM, "obsolete-M", "M", false, "obsolete; ignored")
+		f.StringVar(&o.ipKeyFile, "ip-key-file", DefaultIPKeyFile, "IP-validation key file (its first line names the header)")
+		f.DurationVar(&o.readTimeout, "read-timeout", 10*time.Minute, "how long to wait for the MTA's next milter command")
+		f.DurationVar(&o.writeTimeout, "write-timeout", time.Minute, "how long a write to the MTA may take")
+		f.DurationVar(&o.mxTimeout, "mx-timeout", mxclient.DefaultTimeout, "deadline of one exchange with the multiplexor")
+		f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (host:port; empty: off)")
+	})
 }
 
 func (o *options) validate(c *cobra.Command) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mdgo/md/internal/daemon"
 	"github.com/mdgo/md/multiplexor/internal/mux"
@@ -33,15 +34,14 @@ type options struct {
 	recipok, statusLog, tick, tickTypes, backlog                              int
 	rssKB, asKB                                                               int64
 	threads                                                                   int
-	version                                                                   bool
 }
 
 // Main runs md-multiplexor with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	o := &options{cfg: mux.DefaultConfig()}
 	d := mux.DefaultConfig()
-	code := 0
-	cmd := &cobra.Command{
+	cli := daemon.CLI{
+		Name:  "md-multiplexor",
 		Use:   "md-multiplexor [options]",
 		Short: "Worker pool manager for the MIMEDefang milter (replaces mimedefang-multiplexor)",
 		Long: `md-multiplexor keeps a pool of worker processes (mimedefang.pl or md-worker)
@@ -54,74 +54,55 @@ Every option of mimedefang-multiplexor is accepted with the same letter,
 meaning and default; times are in seconds. Control it with md-mx-ctrl.`,
 		Example: `  md-multiplexor -D -U defang -m 2 -x 10 -b 600 -l
   md-multiplexor -U defang -s /var/spool/MIMEDefang/mimedefang-multiplexor.sock -a inet:1234 --metrics-listen 127.0.0.1:9130`,
-		Args:                  cobra.NoArgs,
-		DisableFlagsInUseLine: true,
-		SilenceUsage:          true,
-		SilenceErrors:         true,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if o.version {
-				fmt.Fprintf(stdout, "mimedefang-multiplexor version %s (md-multiplexor)\n", mux.Version)
-				return nil
-			}
-			code = run(c, o, stderr)
-			return nil
-		},
+		Version: fmt.Sprintf("mimedefang-multiplexor version %s (md-multiplexor)", mux.Version),
+		Run:     func(c *cobra.Command) int { return run(c, o, stderr) },
 	}
-	f := cmd.Flags()
-	f.SortFlags = false
-	f.StringVarP(&o.cfg.User, "user", "U", "", "run as this user (required when started as root)")
-	f.StringVarP(&o.cfg.SpoolDir, "spool-dir", "z", d.SpoolDir, "spool directory: the working directory of the multiplexor and its workers")
-	f.StringVarP(&o.cfg.Socket, "socket", "s", "", "privileged control socket, UNIX-domain only (default <spool-dir>/mimedefang-multiplexor.sock)")
-	f.StringVarP(&o.cfg.UnprivSocket, "unpriv-socket", "a", "", "unprivileged control socket: /path, unix:/path, inet:port, inet_any:port, inet6:port or inet6_any:port (created world-accessible)")
-	f.StringVarP(&o.cfg.WorkerProgram, "worker-program", "f", d.WorkerProgram, "worker program, an absolute path (mimedefang.pl or md-worker)")
-	f.StringVarP(&o.cfg.SubFilter, "filter", "F", "", "filter file, passed to each worker as -f <path>")
-	f.IntVarP(&o.minW, "min-workers", "m", 0, "minimum number of running workers (at least 1)")
-	f.IntVarP(&o.maxW, "max-workers", "x", d.MaxWorkers, "maximum number of workers")
-	f.IntVarP(&o.maxReq, "max-requests", "r", d.MaxRequests, "requests a worker handles before it is replaced")
-	f.IntVarP(&o.lifetime, "max-lifetime", "V", 0, "seconds after its first request a worker is replaced (0 = never)")
-	f.IntVarP(&o.idle, "idle-timeout", "i", 300, "seconds an idle worker above the minimum lives; also the idle check period (min 10)")
-	f.IntVarP(&o.busy, "busy-timeout", "b", 120, "seconds a worker may take to answer before it is killed (min 10)")
-	f.IntVarP(&o.client, "client-timeout", "c", 10, "seconds allowed for socket and worker pipe I/O (min 10)")
-	f.IntVarP(&o.wait, "start-interval", "w", 3, "seconds between worker starts while bringing the pool up to the minimum (min 1)")
-	f.IntVarP(&o.gap, "min-start-gap", "W", 0, "seconds that must pass between any two worker starts (0 = no limit)")
-	f.IntVarP(&o.qsize, "queue-size", "q", 0, "requests that may wait for a free worker (0-128; 0 = no queue)")
-	f.IntVarP(&o.qtime, "queue-timeout", "Q", 30, "seconds a queued request may wait (1-600)")
-	f.IntVarP(&o.recipok, "recipok-per-domain", "y", 0, "busy workers allowed on recipok for one domain (effective when 0 < n < max-workers)")
-	f.Int64VarP(&o.rssKB, "max-rss", "R", 0, "RLIMIT_RSS of each worker, in kB (0 = none)")
-	f.Int64VarP(&o.asKB, "max-mem", "M", 0, "RLIMIT_AS and RLIMIT_DATA of each worker, in kB (0 = none)")
-	f.BoolVarP(&o.cfg.StatusFD, "status-fd", "Z", false, "read worker status tags on fd 3 (workers run with -serveru)")
-	f.BoolVarP(&o.cfg.Embedded, "embedded-perl", "E", false, "accepted for compatibility and ignored: there is no embedded Perl; workers are always started with fork/exec")
-	f.BoolVarP(&o.cfg.LogEvents, "log-events", "l", false, "log worker starts, kills, reaps and worker stderr")
-	f.StringVarP(&o.cfg.StatsFile, "stats-file", "t", "", "write statistics lines to this file")
-	f.BoolVarP(&o.cfg.StatsSyslog, "stats-syslog", "T", false, "write statistics lines to syslog")
-	f.BoolVarP(&o.cfg.StatsFlush, "stats-flush", "u", false, "flush the statistics file after every line")
-	f.IntVarP(&o.statusLog, "status-log-interval", "L", 0, "log the pool status every this many seconds (0 = off; at least 5)")
-	f.IntVarP(&o.tick, "tick-interval", "X", 0, "run filter_tick every this many seconds (0 = off)")
-	f.IntVarP(&o.tickTypes, "tick-types", "P", 1, "number of parallel tick types (1-30)")
-	f.StringVarP(&o.cfg.MapSocket, "map-socket", "N", "", "Sendmail SOCKETMAP listener (socket specification as for -a)")
-	f.StringVarP(&o.cfg.NotifySocket, "notify-socket", "O", "", "notification listener (socket specification as for -a)")
-	f.IntVarP(&o.backlog, "listen-backlog", "I", 0, "accepted for compatibility; Go listeners use the kernel's somaxconn")
-	f.BoolVarP(&o.cfg.GroupUmask, "group-umask", "G", false, "umask 007 for sockets and 027 for files instead of 077")
-	f.StringVarP(&o.cfg.PidFile, "pidfile", "p", "", "write the process ID to this file")
-	f.StringVarP(&o.cfg.LockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
-	f.StringVarP(&o.cfg.SyslogFacility, "syslog-facility", "S", d.SyslogFacility, "syslog facility")
-	f.StringVarP(&o.cfg.SyslogIdent, "syslog-label", "Y", d.SyslogIdent, "syslog ident")
-	f.BoolVarP(&o.cfg.Foreground, "foreground", "D", false, "stay in the foreground and also log to stderr (not when stderr is the journal)")
-	f.BoolVarP(&o.cfg.EventDebug, "event-debug", "d", false, "accepted for compatibility; there is no event-loop debug log")
-	f.BoolVarP(&o.cfg.LogScheduling, "log-scheduling", "A", false, "log every worker-scheduling decision")
-	f.BoolVarP(&o.cfg.Autoscale, "autoscale", "k", false, "autoscale between min and max workers on a moving average of the busy ratio")
-	f.BoolVar(&o.cfg.RereadCheck, "reread-check", true, "before a reread (command or SIGINT), run the worker program with -test on the filter and keep the running workers if it fails")
-	f.IntVar(&o.threads, "threads", 1, "threads running md-multiplexor's own code at once (GOMAXPROCS; the GOMAXPROCS variable wins). 1, like the original's single event loop, measured fastest; raise it only if md-multiplexor itself saturates a core")
-	f.StringVar(&o.cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and JSON /status on this address (e.g. 127.0.0.1:9130)")
-	f.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintf(stderr, "md-multiplexor: %v\nRun 'md-multiplexor --help' for the options.\n", err)
-		return 1
-	}
-	return code
+	return cli.Main(args, stdout, stderr, func(f *pflag.FlagSet) {
+		f.StringVarP(&o.cfg.User, "user", "U", "", "run as this user (required when started as root)")
+		f.StringVarP(&o.cfg.SpoolDir, "spool-dir", "z", d.SpoolDir, "spool directory: the working directory of the multiplexor and its workers")
+		f.StringVarP(&o.cfg.Socket, "socket", "s", "", "privileged control socket, UNIX-domain only (default <spool-dir>/mimedefang-multiplexor.sock)")
+		f.StringVarP(&o.cfg.UnprivSocket, "unpriv-socket", "a", "", "unprivileged control socket: /path, unix:/path, inet:port, inet_any:port, inet6:port or inet6_any:port (created world-accessible)")
+		f.StringVarP(&o.cfg.WorkerProgram, "worker-program", "f", d.WorkerProgram, "worker program, an absolute path (mimedefang.pl or md-worker)")
+		f.StringVarP(&o.cfg.SubFilter, "filter", "F", "", "filter file, passed to each worker as -f <path>")
+		f.IntVarP(&o.minW, "min-workers", "m", 0, "minimum number of running workers (at least 1)")
+		f.IntVarP(&o.maxW, "max-workers", "x", d.MaxWorkers, "maximum number of workers")
+		f.IntVarP(&o.maxReq, "max-requests", "r", d.MaxRequests, "requests a worker handles before it is replaced")
+		f.IntVarP(&o.lifetime, "max-lifetime", "V", 0, "seconds after its first request a worker is replaced (0 = never)")
+		f.IntVarP(&o.idle, "idle-timeout", "i", 300, "seconds an idle worker above the minimum lives; also the idle check period (min 10)")
+		f.IntVarP(&o.busy, "busy-timeout", "b", 120, "seconds a worker may take to answer before it is killed (min 10)")
+		f.IntVarP(&o.client, "client-timeout", "c", 10, "seconds allowed for socket and worker pipe I/O (min 10)")
+		f.IntVarP(&o.wait, "start-interval", "w", 3, "seconds between worker starts while bringing the pool up to the minimum (min 1)")
+		f.IntVarP(&o.gap, "min-start-gap", "W", 0, "seconds that must pass between any two worker starts (0 = no limit)")
+		f.IntVarP(&o.qsize, "queue-size", "q", 0, "requests that may wait for a free worker (0-128; 0 = no queue)")
+		f.IntVarP(&o.qtime, "queue-timeout", "Q", 30, "seconds a queued request may wait (1-600)")
+		f.IntVarP(&o.recipok, "recipok-per-domain", "y", 0, "busy workers allowed on recipok for one domain (effective when 0 < n < max-workers)")
+		f.Int64VarP(&o.rssKB, "max-rss", "R", 0, "RLIMIT_RSS of each worker, in kB (0 = none)")
+		f.Int64VarP(&o.asKB, "max-mem", "M", 0, "RLIMIT_AS and RLIMIT_DATA of each worker, in kB (0 = none)")
+		f.BoolVarP(&o.cfg.StatusFD, "status-fd", "Z", false, "read worker status tags on fd 3 (workers run with -serveru)")
+		f.BoolVarP(&o.cfg.Embedded, "embedded-perl", "E", false, "accepted for compatibility and ignored: there is no embedded Perl; workers are always started with fork/exec")
+		f.BoolVarP(&o.cfg.LogEvents, "log-events", "l", false, "log worker starts, kills, reaps and worker stderr")
+		f.StringVarP(&o.cfg.StatsFile, "stats-file", "t", "", "write statistics lines to this file")
+		f.BoolVarP(&o.cfg.StatsSyslog, "stats-syslog", "T", false, "write statistics lines to syslog")
+		f.BoolVarP(&o.cfg.StatsFlush, "stats-flush", "u", false, "flush the statistics file after every line")
+		f.IntVarP(&o.statusLog, "status-log-interval", "L", 0, "log the pool status every this many seconds (0 = off; at least 5)")
+		f.IntVarP(&o.tick, "tick-interval", "X", 0, "run filter_tick every this many seconds (0 = off)")
+		f.IntVarP(&o.tickTypes, "tick-types", "P", 1, "number of parallel tick types (1-30)")
+		f.StringVarP(&o.cfg.MapSocket, "map-socket", "N", "", "Sendmail SOCKETMAP listener (socket specification as for -a)")
+		f.StringVarP(&o.cfg.NotifySocket, "notify-socket", "O", "", "notification listener (socket specification as for -a)")
+		f.IntVarP(&o.backlog, "listen-backlog", "I", 0, "accepted for compatibility; Go listeners use the kernel's somaxconn")
+		f.BoolVarP(&o.cfg.GroupUmask, "group-umask", "G", false, "umask 007 for sockets and 027 for files instead of 077")
+		f.StringVarP(&o.cfg.PidFile, "pidfile", "p", "", "write the process ID to this file")
+		f.StringVarP(&o.cfg.LockFile, "lockfile", "o", "", "lock file (default <pidfile>.lock)")
+		f.StringVarP(&o.cfg.SyslogFacility, "syslog-facility", "S", d.SyslogFacility, "syslog facility")
+		f.StringVarP(&o.cfg.SyslogIdent, "syslog-label", "Y", d.SyslogIdent, "syslog ident")
+		f.BoolVarP(&o.cfg.Foreground, "foreground", "D", false, "stay in the foreground and also log to stderr (not when stderr is the journal)")
+		f.BoolVarP(&o.cfg.EventDebug, "event-debug", "d", false, "accepted for compatibility; there is no event-loop debug log")
+		f.BoolVarP(&o.cfg.LogScheduling, "log-scheduling", "A", false, "log every worker-scheduling decision")
+		f.BoolVarP(&o.cfg.Autoscale, "autoscale", "k", false, "autoscale between min and max workers on a moving average of the busy ratio")
+		f.BoolVar(&o.cfg.RereadCheck, "reread-check", true, "before a reread (command or SIGINT), run the worker program with -test on the filter and keep the running workers if it fails")
+		f.IntVar(&o.threads, "threads", 1, "threads running md-multiplexor's own code at once (GOMAXPROCS; the GOMAXPROCS variable wins). 1, like the original's single event loop, measured fastest; raise it only if md-multiplexor itself saturates a core")
+		f.StringVar(&o.cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and JSON /status on this address (e.g. 127.0.0.1:9130)")
+	})
 }
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }
