@@ -258,7 +258,7 @@ func maskNotifications(lines []string) []string {
 	return out
 }
 
-// ourAutoscale is the reply of our autoscale command (§8.3.8).
+// ourAutoscale is the reply of our autoscale command (docs/reference/protocol.md §8.3.8).
 var ourAutoscale = regexp.MustCompile(`^enabled=[01] interval=\d+ ema_busy=\d+\.\d{4} scale_out=\d+\.\d{2} scale_in=\d+\.\d{2} out_cool=\d+ in_cool=\d+ ema_alpha=\d+\.\d{4}\n$`)
 
 // TestOriginalCtrlAgainstBoth compares the original mimedefang-multiplexor

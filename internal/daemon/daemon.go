@@ -1,5 +1,5 @@
 // Package daemon is the plumbing md-milterd and md-multiplexor share to
-// run as the original MIMEDefang daemons do (reference §11.5): going into
+// run as the original MIMEDefang daemons do (docs/reference/protocol.md §11.5): going into
 // the background with a ready pipe, dropping privileges, the pid and lock
 // files, telling systemd about start-up and shut-down (sd_notify), and the
 // milter socket. Each daemon keeps its own options and run loop, and

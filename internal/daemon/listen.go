@@ -11,7 +11,7 @@ import (
 )
 
 // MinBacklog is the smallest listen backlog (-b) the original milter
-// accepts (§11.1: values below 5 become 5).
+// accepts (docs/reference/protocol.md §11.1: values below 5 become 5).
 const MinBacklog = 5
 
 // ParseConn turns a milter socket specification, libmilter's

@@ -5,7 +5,7 @@ import "regexp"
 // Whole-message dispositions. They write their RESULTS line at once; the
 // milter obeys the first B, T or D line of the file, so the earliest call
 // wins, and any of them cancels every header, envelope and body change
-// (filter-api §4.21). Outside a scan they log "<name> called outside of
+// (docs/reference/filter-api.md §4.21). Outside a scan they log "<name> called outside of
 // message context" and return false.
 
 func (c *Context) inMessageContext(name string) bool {

@@ -140,7 +140,7 @@ func TestHeaderNowRewritesInputmsg(t *testing.T) {
 }
 
 // TestChecksWriteResults: header and envelope edits from filter_sender
-// append to the working directory's RESULTS (§3.6); context-checked
+// append to the working directory's RESULTS (docs/reference/filter-api.md §3.6); context-checked
 // actions do nothing there; nothing is written from filter_relay, whose
 // CWD is the spool directory.
 func TestChecksWriteResults(t *testing.T) {

@@ -2,8 +2,8 @@ package filter
 
 import "testing"
 
-// TestAnswerReply covers every row of send_filter_answer (reference
-// §6.4.4): verdict keywords and integers, defaults and pattern checks for
+// TestAnswerReply covers every row of send_filter_answer
+// (docs/reference/protocol.md §6.4.4): verdict keywords and integers, defaults and pattern checks for
 // code and DSN per class, "?" for an empty message, delay handling and
 // percent-encoding.
 func TestAnswerReply(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 //
 // The exported fields are the per-message globals of mimedefang-filter(5);
 // each names its Perl variable. Which fields are filled depends on the
-// request (filter-api §3.1): the check callbacks see what their request
+// request (docs/reference/filter-api.md §3.1): the check callbacks see what their request
 // line carries, the message-phase callbacks see everything COMMANDS holds.
 // Callbacks may change them; nothing reads them back except the actions
 // documented to do so.
@@ -105,7 +105,6 @@ type Context struct {
 type Mailer struct {
 	Mailer, Host, Addr string
 }
-
 
 // InMessageContext is in_message_context: true during a scan, from
 // filter_begin to filter_wrapup.

@@ -101,7 +101,7 @@ func (c *Context) mailHeader(from, to, subject string) string {
 }
 
 // SendAdminMail is send_admin_mail($subject, $body): it mails body to
-// AdminAddress (filter-api §6.4):
+// AdminAddress (docs/reference/filter-api.md §6.4):
 //
 //	From: <DaemonName> <<DaemonAddress>>
 //	To: "<AdminName>" <<AdminAddress>>
@@ -136,7 +136,7 @@ func (c *Context) appendFile(name, s string) error {
 // ActionNotifySender is action_notify_sender($msg): message context. It
 // appends msg as it is (the caller supplies the final newline) to
 // NOTIFICATION in the working directory; at the end of the scan one mail
-// with the accumulated text goes to the sender (filter-api §6.3). It is
+// with the accumulated text goes to the sender (docs/reference/filter-api.md §6.3). It is
 // refused (logged, false) when Sender is "<>" or VirusName is set
 // (viruses forge senders).
 func (c *Context) ActionNotifySender(msg string) bool {
@@ -180,7 +180,7 @@ func (c *Context) ActionNotifyAdministrator(msg string) bool {
 // sendPendingNotifications is the mail part of signal_complete, run at
 // the end of every scan before F is written (also when the message was
 // bounced or discarded): the sender notification when NOTIFICATION exists
-// and Sender is not "<>" (filter-api §6.3), then the administrator
+// and Sender is not "<>" (docs/reference/filter-api.md §6.3), then the administrator
 // notification when ADMIN_NOTIFICATION exists. Mail failures are logged
 // and never fail the scan, as in MIMEDefang.
 //

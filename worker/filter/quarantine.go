@@ -13,7 +13,7 @@ import (
 
 // Quarantine (Mail::MIMEDefang::Actions, Mail::MIMEDefang). The layout is
 // MIMEDefang's, so that mimedefang-release and cleanup scripts keep
-// working (filter-api §6.1):
+// working (docs/reference/filter-api.md §6.1):
 //
 //	<QuarantineDir>/<YYYY-MM-DD-HH>/qdir-<YYYY-MM-DD-HH.MM.SS>-<NNN>/
 //		SENDER, SENDMAIL-QID, RECIPIENTS, HEADERS   (GetQuarantineDir)
@@ -183,7 +183,7 @@ func (c *Context) ActionSMQuarantine(reason string) bool {
 
 // SendQuarantineNotifications is send_quarantine_notifications(): when a
 // part or the entire message was quarantined, it mails the report of
-// filter-api §6.2 to AdminAddress through SendMail (From DaemonAddress,
+// docs/reference/filter-api.md §6.2 to AdminAddress through SendMail (From DaemonAddress,
 // full name DaemonName). It reports whether a report was handed to
 // sendmail. The text is MIMEDefang 3.3's:
 //

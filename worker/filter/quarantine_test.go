@@ -86,7 +86,7 @@ func TestGetQuarantineDirFails(t *testing.T) {
 }
 
 // TestQuarantinePartAndReport quarantines the .exe of twoParts and mails
-// the report of filter-api §6.2 from filter_end.
+// the report of docs/reference/filter-api.md §6.2 from filter_end.
 func TestQuarantinePartAndReport(t *testing.T) {
 	fixedClock(t, quarantineTime)
 	var qdir string

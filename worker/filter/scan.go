@@ -21,7 +21,7 @@ import (
 const tooManyParts = "Message contained too many MIME parts.  We do not accept such complicated messages."
 
 // Scan filters the message in the working directory dir: mimedefang.pl's
-// handle_scan and do_scan (filter-api §2.3). It reads COMMANDS (which must
+// handle_scan and do_scan (docs/reference/filter-api.md §2.3). It reads COMMANDS (which must
 // end in F), parses INPUTMSG, runs Begin, the part walk (Filter,
 // Multipart), the warnings, End, writes NEWBODY with its M, I, J and C
 // lines when the body changed, runs Wrapup and ends RESULTS with F.
@@ -241,7 +241,7 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// writeNewBody writes NEWBODY and the M, I, J and C lines (§2.3 step 14).
+// writeNewBody writes NEWBODY and the M, I, J and C lines (docs/reference/filter-api.md §2.3 step 14).
 func (c *Context) writeNewBody(top *message.Part) error {
 	f, err := os.OpenFile(filepath.Join(c.CWD, "NEWBODY"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -353,7 +353,7 @@ func (w *Worker) rebuild(c *Context, out []*message.Part, p *message.Part) ([]*m
 	return append(out, sub), nil
 }
 
-// insertWarnings is the warnings step of do_scan (filter-api §4.1).
+// insertWarnings is the warnings step of do_scan (docs/reference/filter-api.md §4.1).
 func (w *Worker) insertWarnings(c *Context, rebuilt *message.Part) {
 	text := c.Config.Warning() + strings.Join(c.warnings, "\n")
 	did := false

@@ -43,7 +43,7 @@ func AddParts(top *Part, added []Added) *Part {
 	return top
 }
 
-// Collapse is the trimming of §2.3 step 14 (MIME::Entity make_singlepart in
+// Collapse is the trimming of docs/reference/filter-api.md §2.3 step 14 (MIME::Entity make_singlepart in
 // a loop): while top is a multipart/mixed or multipart/alternative with
 // exactly one child, it is replaced by that child; once a collapse has
 // happened, make_singlepart's own recursion also collapses a child that is

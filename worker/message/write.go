@@ -13,7 +13,7 @@ type HeaderField struct {
 	Value string
 }
 
-// Rewrite is what the milter must be told after WriteBody (§2.3 step 14).
+// Rewrite is what the milter must be told after WriteBody (docs/reference/filter-api.md §2.3 step 14).
 type Rewrite struct {
 	// ContentType is the value for the RESULTS "M" line: the rebuilt top
 	// entity's Content-Type as written in its header (line breaks of a

@@ -1,6 +1,6 @@
 // Package server runs a filter as an md-worker in server mode: the
 // request/reply loop of mimedefang.pl's do_main_loop on stdin and stdout
-// (reference §6.4.2). A compiled Go filter's main calls Run:
+// (docs/reference/protocol.md §6.4.2). A compiled Go filter's main calls Run:
 //
 //	func main() {
 //		os.Exit(server.Run(&filter.Callbacks{Filter: myFilter}, server.Options{}))

@@ -1,5 +1,5 @@
 // Package daemon turns md-milterd's command line into a running milter: the
-// original `mimedefang` option letters (reference §11.1) and the run loop,
+// original `mimedefang` option letters (docs/reference/protocol.md §11.1) and the run loop,
 // with the start-up probe of the multiplexor (§11.5). Going into the
 // background, privilege dropping, pid and lock files, sd_notify and the
 // milter socket are the shared github.com/mdgo/md/internal/daemon; the log

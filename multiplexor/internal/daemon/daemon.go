@@ -25,7 +25,7 @@ import (
 const progName = "md-multiplexor"
 
 // readyFDEnv names the descriptor on which a background child reports to its
-// waiting parent: "X" for success, "E<message>" for failure (§11.5).
+// waiting parent: "X" for success, "E<message>" for failure (docs/reference/protocol.md §11.5).
 const readyFDEnv = "MD_MULTIPLEXOR_READY_FD"
 
 type options struct {

@@ -33,7 +33,7 @@ var legacyModes = map[string]bool{
 	"-test": true, "-validate": true, "-features": true,
 }
 
-// run dispatches the original argv forms (reference §6.4.1) and otherwise
+// run dispatches the original argv forms (docs/reference/protocol.md §6.4.1) and otherwise
 // hands over to cobra.
 func run(args []string) int {
 	filterPath := defaultFilter

@@ -16,12 +16,14 @@ import (
 type binding func(f *Filter, L *lua.LState) int
 
 // bindings maps every Lua name of the filter API to its implementation.
+// The groups follow docs/reference/filter-api.md §4 (each group's comment
+// names its section there).
 // Adding a function of package filter is one line here, using the adapters
 // below for its Go signature. Predicates and success flags return Lua
 // booleans where Perl returns 1/0, because 0 is true in Lua: a ported
 // "if re_match(...) then" must not always succeed.
 var bindings = map[string]binding{
-	// Part dispositions (filter-api §4.1).
+	// Part dispositions (docs/reference/filter-api.md §4.1).
 	"action_accept":               partAction("accept", ctxBool((*filter.Context).ActionAccept)),
 	"action_accept_with_warning":  changes(partAction("accept", ctxBoolS((*filter.Context).ActionAcceptWithWarning))),
 	"action_drop":                 changes(partAction("drop", ctxBool((*filter.Context).ActionDrop))),

@@ -9,7 +9,7 @@ import (
 	"github.com/mdgo/md/worker/filter"
 )
 
-// The per-message globals (filter-api §3.1), reset before every request to
+// The per-message globals (docs/reference/filter-api.md §3.1), reset before every request to
 // the values mimedefang.pl's init_globals gives them, then filled from the
 // request's Context.
 func (f *Filter) resetMessageGlobals() {
@@ -113,7 +113,7 @@ func (f *Filter) stringArray(ss []string) *lua.LTable {
 	return t
 }
 
-// The configuration globals (filter-api §3.2): plain globals the filter
+// The configuration globals (docs/reference/filter-api.md §3.2): plain globals the filter
 // assigns at file scope, or later. Before the file runs they hold the
 // Config's values, so a filter can read the defaults; after every call the
 // values the filter left are written back to the Config.
