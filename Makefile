@@ -9,7 +9,7 @@ MODULES  := internal proto milterd multiplexor worker integration
 # override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= $(shell bash deploy/run-dir.sh $(CURDIR))
 
-.PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean oracles
+.PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean oracles golden
 
 all: build
 
@@ -70,6 +70,15 @@ fuzz: build
 	    echo "== $$m $$p $$f"; (cd $$m && $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$(FUZZTIME) -parallel=2 $$p) || exit 1; \
 	  done; done
 	cd integration && MD_BIN_DIR=$(BIN) MD_BROKEN_SEED=random MD_BROKEN_N=$(FUZZ_BROKEN_N) $(GO) test -count=1 -v -timeout 60m -run '^TestBrokenMIME$$' ./conformance/
+
+# Recaptures testdata/golden from Debian's MIMEDefang (as root; see
+# testdata/golden/README.md, "Recapturing") into GOLDEN_OUT, then diffs it
+# with the repository's captures, masking what changes on every run.
+# GOLDEN_OUT=testdata/golden refreshes them.
+GOLDEN_OUT ?= /tmp/md-golden-capture
+golden: deps
+	bash testdata/golden/capture/capture.sh $(GOLDEN_OUT)
+	-bash testdata/golden/capture/compare.sh -c testdata/golden $(GOLDEN_OUT)
 
 # Re-records the outputs of the Perl oracles (MIME-tools, HTML::Parser) that
 # package message's unit tests compare with (worker/message/testdata/oracles);
