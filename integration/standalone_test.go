@@ -14,10 +14,11 @@ import (
 )
 
 // TestCloneStandsAlone clones the repository (its committed state) into an
-// empty temporary directory, with nothing beside it, and runs `make build
-// unit` there: every unit test finds what it reads inside the repository
-// (the captures of MIMEDefang 3.3 are testdata/golden), and no test reaches
-// for a folder next to the checkout. It also checks that no tracked file
+// empty temporary directory, with nothing beside it, and runs `make unit
+// modules build` there: every unit test finds what it reads inside the
+// repository (the captures of MIMEDefang 3.3 are testdata/golden) and needs
+// no prior build (unit runs first, with no bin/), no test reaches for a
+// folder next to the checkout, and every module builds alone (GOWORK=off). It also checks that no tracked file
 // outside the docs names such a folder or the folder holding the checkout.
 func TestCloneStandsAlone(t *testing.T) {
 	root := filepath.Dir(harness.ModuleRoot(t))
@@ -46,12 +47,12 @@ func TestCloneStandsAlone(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "build", "unit")
+	cmd := exec.CommandContext(ctx, "make", "unit", "modules", "build")
 	cmd.Dir = clone
 	cmd.Env = append(os.Environ(), "MD_GOLDEN_DIR=", "MD_BIN_DIR=")
 	b, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("make build unit in a clone with nothing beside it: %v\n%s", err, tail(b, 6000))
+		t.Fatalf("make unit modules build in a clone with nothing beside it: %v\n%s", err, tail(b, 6000))
 	}
 }
 
