@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,21 +16,50 @@ import (
 // (testdata/golden/spool at the top of the repository).
 func spoolDir(t testing.TB) string { return golden.Dir(t, "spool") }
 
+// goldenFile reads a file of the capture; name is relative to its top
+// (testdata/golden or $MD_GOLDEN_DIR).
+func goldenFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(golden.Dir(t), filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatalf("golden file: %v", err)
+	}
+	return string(b)
+}
+
+// goldenMatch returns the first submatch of re in the capture's file name,
+// failing t when there is none.
+func goldenMatch(t *testing.T, name, re string) string {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(goldenFile(t, name))
+	if m == nil {
+		t.Fatalf("%s: nothing matches %s", name, re)
+	}
+	return m[1]
+}
+
+// TestReadCommandsGolden reads the COMMANDS the original milter wrote for
+// the golden exe case. What changes with every capture is taken from the
+// capture, where possible from files other than COMMANDS: the MIMEDefang ID
+// from spool/exe.dirname, the queue ID from the milter's scan request in
+// transcripts/exe.milter-mx.socat.txt, the Message-Id from the HEADERS
+// file; the client port only COMMANDS records.
 func TestReadCommandsGolden(t *testing.T) {
 	c, err := ReadCommands(filepath.Join(spoolDir(t), "exe"), true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirname := goldenMatch(t, "spool/exe.dirname", `^(mdefang-[0-9A-Za-z]{7})\n?$`)
 	want := &Commands{
-		MIMEDefangID:    "iwGTh02",
+		MIMEDefangID:    strings.TrimPrefix(dirname, "mdefang-"),
 		Sender:          "<tester@mdlab.localdomain>",
 		SenderESMTPArgs: nil,
 		SendmailMacros: map[string]string{
 			"_": "localhost [127.0.0.1]", "daemon_name": "mdlab.localdomain", "j": "mdlab.localdomain",
 			"mail_addr": "tester@mdlab.localdomain", "mail_host": "mdlab.localdomain", "mail_mailer": "local",
-			"client_port": "39020",
+			"client_port": goldenMatch(t, "spool/exe/COMMANDS", `(?m)^=client_port ([0-9]+)$`),
 		},
-		QueueID:            "97B18B8221",
+		QueueID:            goldenMatch(t, "transcripts/exe.milter-mx.socat.txt", `(?m)^scan ([0-9A-F]{10,}) /var/spool/MIMEDefang/`+dirname+`$`),
 		RelayHostname:      "localhost",
 		RealRelayHostname:  "localhost",
 		RelayAddr:          "127.0.0.1",
@@ -40,7 +70,7 @@ func TestReadCommandsGolden(t *testing.T) {
 		RecipientESMTPArgs: map[string][]string{},
 		Subject:            "golden exe message",
 		SubjectCount:       1,
-		MessageID:          "<20261124185517.016155@vm>",
+		MessageID:          goldenMatch(t, "spool/exe/HEADERS", `(?m)^Message-Id: (<[^>\n]+>)$`),
 		SawF:               true,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -154,7 +184,9 @@ func TestResultsAppendGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = NewResults(dir)
-	r.Write('M', `multipart/mixed; boundary="----=_MIME_BOUNDARY_000_16155"`)
+	// The filter keeps the boundary of the message swaks sent.
+	boundary := goldenMatch(t, "spool/exe/HEADERS", `(?m)^Content-Type: multipart/mixed; boundary="([^"\n]+)"$`)
+	r.Write('M', `multipart/mixed; boundary="`+boundary+`"`)
 	r.Write('C', "")
 	r.Write('F', "")
 	r.Close()
