@@ -273,8 +273,15 @@ func TestOriginalCtrlAgainstBoth(t *testing.T) {
 	e.orig, e.ours = p.orig, p.ours
 	base, work := p.base, p.work
 	traffic := trafficLines(t, e.golden, filepath.Join(base, "nonexistent"))
+	// The captured requests name the capture's working directory
+	// (spool/clean-allchecks.dirname): point them at this test's.
+	dirname, err := os.ReadFile(filepath.Join(e.golden, "spool", "clean-allchecks.dirname"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	captured := "/var/spool/MIMEDefang/" + strings.TrimSpace(string(dirname))
 	for i := range traffic {
-		traffic[i] = strings.ReplaceAll(traffic[i], "/var/spool/MIMEDefang/mdefang-iwGTs00", work)
+		traffic[i] = strings.ReplaceAll(traffic[i], captured, work)
 	}
 	activations := 2
 	e.both(func(m *mux) {
