@@ -6,7 +6,14 @@
 // rewritten, the top-level MIME headers and the MIME tree of the delivered
 // message (type, disposition, charset, file name and the SHA-256 of the
 // decoded content of every part), listed by testdata/dumptree.pl, a
-// MIME::Parser dumper that neither implementation grades itself with.
+// MIME::Parser dumper that neither implementation grades itself with, and
+// the bytes of the delivered message (the "wire" aspect, wire_test.go):
+// every part either implementation writes anew, header fields, transfer
+// encoding and encoded body, and the layout of every container it writes
+// (preamble, delimiter lines, closing delimiter and epilogue); parts copied
+// from the input are checked to be byte copies in md-worker's delivery
+// (rawparts_test.go). A message on which mimedefang.pl fails is compared
+// through a twin it can deliver (twin_test.go).
 //
 // It needs the real mimedefang.pl (Debian package mimedefang 3.3) and the Perl
 // modules it and the dumper use; a missing piece fails the test with the
@@ -61,8 +68,11 @@ var knownDifferences = map[string]map[string]string{
 	"c26-encoded-filenames.eml": {
 		"headers": reasonUTF8Names,
 		"tree":    reasonUTF8Names + " The warning text quotes the name.",
+		"wire":    reasonUTF8Names + " " + wireUTF8Warning,
 	},
 	"c32-non-latin1-exe-name.eml": {
+		// Compared instead with mimedefang.pl's outcome on a twin
+		// (referenceTwins).
 		"all": "mimedefang.pl dies (\"open body: Invalid argument\", MIME::Entity) writing a warning part " +
 			"whose text holds a file name with characters beyond Latin-1, so the milter tempfails the " +
 			"message for ever; md-worker delivers it with the attachment dropped and the name in UTF-8.",
@@ -73,43 +83,90 @@ var knownDifferences = map[string]map[string]string{
 	"c33-no-blank-line-scr.eml": {
 		"headers": reasonBogusPart,
 		"tree":    reasonBogusPart,
+		"wire": reasonBogusPart + " Here md-worker drops the attachment and writes the warning part, " +
+			"where mimedefang.pl delivers the empty text/plain it read in its place (boilerplate appended).",
 	},
 	"c34-stray-line.eml": {
 		"tree": reasonBogusPart + " Here the part is the stray line, which becomes its body.",
+		"wire": reasonBogusPart + " Here the part is the stray line, which becomes its body.",
 	},
 	"c35-warning-utf8-name.eml": {
 		"headers": reasonUTF8Names,
 		"tree":    reasonUTF8Names + " md-worker's warning part declares charset=utf-8.",
+		"wire":    reasonUTF8Names + " " + wireUTF8Warning,
 	},
 	"c36-two-dispositions.eml": {
 		"rewritten": reasonAllNames,
 		"tree":      reasonAllNames,
+		"wire":      reasonAllNames + " mimedefang.pl delivers the message unchanged; md-worker writes a new body.",
 	},
 	"corpus_33-garbage-ct.eml": {
 		"tree": reasonLenientNames + " Here name=foo bar.exe, which MIME-tools reads as \"foo\".",
+		"wire": reasonLenientNames + " Here name=foo bar.exe, which MIME-tools reads as \"foo\".",
 	},
 	"corpus_55-bad-params.eml": {
 		"tree": reasonLenientNames + " Here name=\"unterminated.exe, which MIME-tools reads as no name.",
+		"wire": reasonLenientNames + " Here name=\"unterminated.exe, which MIME-tools reads as no name. " +
+			reasonNormalized + " Here name*0 is repeated: md-worker writes name=\"abc\", the name both read.",
 	},
 	"corpus_34-dup-ct.eml": {
 		"rewritten": reasonAllNames,
 		"content":   reasonAllNames + " The part was the only one: the message becomes the warning.",
 		"tree":      reasonAllNames,
+		"wire":      reasonAllNames + " The part was the only one: the message becomes the warning.",
 	},
 	"corpus_42-bogus-part.eml": {
 		"headers":   reasonBogusPart,
 		"rewritten": reasonBogusPart,
 		"tree":      reasonBogusPart,
+		"wire":      reasonBogusPart,
 	},
 	"corpus_57-rfc822-base64.eml": {
 		"rewritten": reasonBogusPart + " Here the attached message's header is a line of base64: " +
 			"md-worker reads that line as the attached message's body.",
 		"tree": reasonBogusPart,
+		"wire": reasonBogusPart + " Here the attached message's header is a line of base64: md-worker " +
+			"writes the attached message with the header it read (Content-Type: text/plain), and the " +
+			"rebuild gives the headerless part of the digest its Content-Type, as mimedefang.pl's " +
+			"rebuild would if it rewrote the message.",
 	},
 	"corpus_15-rfc2047-filename.eml": {
 		"headers": reasonUTF8Names,
 		"tree":    reasonUTF8Names + " The warning text quotes the name.",
+		"wire":    reasonUTF8Names + " " + wireUTF8Warning,
 	},
+}
+
+// knownWireEntities confines the known wire difference of a message to some
+// of its entities (paths of the wire listing, with everything under them):
+// outside them the bytes must still be mimedefang.pl's, so a known
+// difference in a warning part does not hide a new one elsewhere. A message
+// without an entry may differ anywhere (its parts are not the same ones).
+var knownWireEntities = map[string][]string{
+	"c26-encoded-filenames.eml":      {"0.1"}, // the warning part
+	"c35-warning-utf8-name.eml":      {"0.1"},
+	"corpus_15-rfc2047-filename.eml": {"0.1"},
+	"c33-no-blank-line-scr.eml":      {"0.1", "0.2"}, // the warning / the hidden part, the text part
+	"c34-stray-line.eml":             {"0.1"},        // the part read with the stray line as its body
+}
+
+// outsideEntities drops the wire lines of the entities paths (and of the
+// entities under them).
+func outsideEntities(lines, paths []string) []string {
+	var out []string
+	for _, l := range lines {
+		path, _, _ := strings.Cut(l, " ")
+		inside := false
+		for _, p := range paths {
+			if path == p || strings.HasPrefix(path, p+".") {
+				inside = true
+			}
+		}
+		if !inside {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 const (
@@ -123,6 +180,13 @@ const (
 	reasonLenientNames = "A file name parameter that MIME-tools cuts short or cannot read (a bad token, an " +
 		"unterminated quote) is read in full by lenient mail clients; md-worker's re_match also matches that " +
 		"reading, so the dangerous name is dropped and the warning lists one more part."
+	reasonNormalized = "A part whose header needed a repair to be read is delivered in normalized form, as " +
+		"md-worker's filter read it (docs/compatibility.md, broken MIME rule 3); mimedefang.pl delivers " +
+		"MIME-tools' re-rendering of the original field."
+	// wireUTF8Warning is how reasonUTF8Names shows in the bytes of a
+	// warning part that quotes the name.
+	wireUTF8Warning = "The warning part declares charset=utf-8 and holds the name's UTF-8 bytes, " +
+		"quoted-printable; mimedefang.pl's has no charset and the Latin-1 bytes."
 	reasonUTF8Names = "A MIME-decoded file name reaches the filter as UTF-8 in md-worker; MIME-tools hands " +
 		"mimedefang.pl a Perl character string that is written out as Latin-1 bytes (and, beyond " +
 		"Latin-1, percent-encoded as garbage such as %444), so the same name gives different bytes " +
@@ -184,6 +248,13 @@ var perlExpectations = map[string][]string{
 // its outcome and on the bytes of its delivered message (same notation as
 // perlExpectations).
 var workerExpectations = map[string][]string{
+	// The policy's outcome, which mimedefang.pl cannot deliver (see
+	// referenceTwins): the .exe dropped, the warning in UTF-8.
+	"c32-non-latin1-exe-name.eml": {"rewritten: true", "!файл.exe\" sha", "!0YTQsNC50LsuZXhl",
+		"text/plain disposition=inline charset=utf-8 filename=\"warning1.txt\"",
+		"Content-Type: text/plain; charset=utf-8; name=\"warning1.txt\"\nContent-Disposition: inline; filename=\"warning1.txt\"\n" +
+			"Content-Transfer-Encoding: quoted-printable\n",
+		"\nRemoved dangerous attachment =D1=84=D0=B0=D0=B9=D0=BB.exe\n"},
 	"c33-no-blank-line-scr.eml": {"2 leaf application/octet-stream \"screen.scr\" \".scr\"", "filename=\"warning1.txt\"",
 		"!screen.scr\" sha", "!name=\"screen.scr\""},
 	"c34-stray-line.eml": {"\nContent-Type: text/plain\n\nThis line is not a header.\n-- \nConformance text boilerplate\n",
@@ -345,17 +416,18 @@ func TestConformance(t *testing.T) {
 					}
 				}
 
-				ref, failure, err := scan(mimedefangPL, perlFilter, perlDir, dumper)
+				ref, perlFailure, err := scan(mimedefangPL, perlFilter, perlDir, dumper)
 				if err != nil {
 					r.perl = "error"
 					t.Fatalf("reference outcome: %v", err)
 				}
-				if failure != "" {
-					t.Logf("mimedefang.pl scan failed, the milter tempfails:\n%s", failure)
+				if perlFailure != "" {
+					t.Logf("mimedefang.pl scan failed, the milter tempfails:\n%s", perlFailure)
 				}
 				r.perl = shortVerdict(ref)
+				addWire(t, ref, perlDir, false)
 				if os.Getenv("CONFORMANCE_VERBOSE") != "" {
-					t.Logf("mimedefang.pl outcome:\n%s", ref)
+					t.Logf("mimedefang.pl outcome:\n%s%s", ref, ref.wireString())
 				}
 				checkExpectations(t, filepath.Base(m.path), ref)
 
@@ -370,6 +442,7 @@ func TestConformance(t *testing.T) {
 					return
 				}
 				r.status["run"] = "ok"
+				addWire(t, got, mdDir, true)
 				if failure != "" {
 					r.status["run"] = "failed"
 					t.Logf("md-worker scan failed, the milter tempfails:\n%s", failure)
@@ -378,6 +451,13 @@ func TestConformance(t *testing.T) {
 				expect(t, "md-worker did not do what it must", workerExpectations[filepath.Base(m.path)], got.String()+"\n"+string(got.final))
 				if failure == "" {
 					checkWorkerBody(t, mdDir, got, r.status)
+				}
+				if tw, ok := referenceTwins[filepath.Base(m.path)]; ok {
+					checkTwin(t, tw, raw, ref, perlFailure, perlDir, got, base, mxID, qid, perlFilter, dumper)
+					r.status["twin"] = "="
+					if t.Failed() {
+						r.status["twin"] = "FAIL"
+					}
 				}
 			})
 		}
@@ -389,7 +469,33 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 	}
+	for name := range knownWireEntities {
+		if knownDifferences[name]["wire"] == "" {
+			t.Errorf("knownWireEntities lists %s, which has no known wire difference", name)
+		}
+	}
+	for name := range referenceTwins {
+		if !seen[name] {
+			t.Errorf("referenceTwins lists %s, which is not in testdata/extra", name)
+		}
+	}
 	report(t, rows)
+}
+
+// addWire sets o.Wire for a delivered message: its bytes against INPUTMSG,
+// an entity copied from INPUTMSG counting as unchanged when it is a byte
+// copy (exact, md-worker) or has the same header and decoded content
+// (mimedefang.pl, which prints every entity anew).
+func addWire(t *testing.T, o *outcome, dir string, exact bool) {
+	t.Helper()
+	if o.Verdict != "" || o.final == nil {
+		return
+	}
+	input, err := os.ReadFile(filepath.Join(dir, "INPUTMSG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Wire = wireLayout(input, o.final, exact)
 }
 
 // resultsOr returns the raw RESULTS for the report, also when o is nil.
@@ -452,6 +558,11 @@ func compare(t *testing.T, name string, ref, got *outcome, status map[string]str
 			t.Errorf("%s: knownDifferences says %q differs (%s), but it no longer does: remove the entry", name, a, reason)
 		case same:
 			status[a] = "="
+		case isKnown && a == "wire" && knownWireEntities[name] != nil &&
+			!equalLines(outsideEntities(want, knownWireEntities[name]), outsideEntities(have, knownWireEntities[name])):
+			status[a] = "DIFF"
+			t.Errorf("%s: wire differs outside entities %v, to which knownDifferences confines it (%s) (- mimedefang.pl, + md-worker):\n%s",
+				name, knownWireEntities[name], reason, diffLines(want, have))
 		case isKnown:
 			status[a] = "known"
 			t.Logf("%s: known difference in %s: %s\n%s", name, a, reason, diffLines(want, have))
@@ -613,7 +724,7 @@ func diffLines(a, b []string) string {
 func report(t *testing.T, rows []row) {
 	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
 	cols := append([]string{"run"}, aspects...)
-	cols = append(cols, "bytes")
+	cols = append(cols, "bytes", "twin")
 	var b strings.Builder
 	fmt.Fprintf(&b, "| message | perl | %s |\n|---|---|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
 	for _, r := range rows {
@@ -627,7 +738,8 @@ func report(t *testing.T, rows []row) {
 		}
 		b.WriteByte('\n')
 	}
-	t.Logf("conformance summary (perl: D/B/T verdict, C rewritten, - delivered unchanged; = same, DIFF differs, known listed difference):\n%s", b.String())
+	t.Logf("conformance summary (perl: D/B/T verdict, C rewritten, - delivered unchanged; = same, DIFF differs, known listed difference; "+
+		"bytes: md-worker's untouched parts are byte copies; twin: compared through a twin, referenceTwins):\n%s", b.String())
 	if p := os.Getenv("CONFORMANCE_REPORT"); p != "" {
 		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 			t.Error(err)

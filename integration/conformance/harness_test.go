@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,63 @@ func TestBuildWorkDir(t *testing.T) {
 	}
 	if !strings.HasSuffix(cmds, "\nF\n") {
 		t.Errorf("COMMANDS does not end with F:\n%s", cmds)
+	}
+}
+
+func TestWireLayout(t *testing.T) {
+	input := []byte("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\nSubject: s\n\npre\n--b\n" +
+		"Content-Type: text/plain\n\nhello\n--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n" +
+		"QUJDREVGR0g=\n--b--")
+	gen := "----------=_1700000000-42-0"
+	// A warning part added, the text part copied, the PDF re-encoded.
+	delivered := []byte("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"" + gen + "\"\nSubject: s\n\n" +
+		"--" + gen + "\nContent-Type: text/plain; name=\"warning1.txt\"\nContent-Transfer-Encoding: 7bit\n\nRemoved x.exe\n\n" +
+		"--" + gen + "\nContent-Type: text/plain\n\nhello\n--" + gen + "\nContent-Type: application/pdf\n" +
+		"Content-Transfer-Encoding: base64\n\nQUJD\nREVGR0g=\n\n--" + gen + "--\n")
+	want := []string{
+		"0         multipart/mixed multipart written anew",
+		"0           field MIME-Version: 1.0",
+		`0           field Content-Type: multipart/mixed; boundary="<generated boundary 1>"`,
+		"0           Content-Transfer-Encoding (none)",
+		"0           no preamble",
+		`0           delimiter "--<generated boundary 1>"`,
+		"0.1       text/plain leaf written anew",
+		`0.1         field Content-Type: text/plain; name="warning1.txt"`,
+		"0.1         field Content-Transfer-Encoding: 7bit",
+		"0.1         Content-Transfer-Encoding 7bit",
+		"0.1         body, 1 lines",
+		"0.1         | Removed x.exe",
+		`0           delimiter "--<generated boundary 1>"`,
+		"0.2       text/plain unchanged: INPUTMSG entity 0.1",
+		`0           delimiter "--<generated boundary 1>"`,
+		"0.3       application/pdf unchanged: INPUTMSG entity 0.2",
+		`0           closing delimiter "--<generated boundary 1>--", then "\n"`,
+	}
+	if got := wireLayout(input, delivered, false); !equalLines(got, want) {
+		t.Errorf("wireLayout, mimedefang.pl's view:\n%s", diffLines(want, got))
+	}
+	// md-worker must copy the PDF byte for byte: re-encoded, it is written anew.
+	got := wireLayout(input, delivered, true)
+	if !slices.Contains(got, "0.3       application/pdf leaf written anew") || !slices.Contains(got, "0.3         | QUJD") {
+		t.Errorf("wireLayout, md-worker's view, does not render the re-encoded PDF:\n%s", strings.Join(got, "\n"))
+	}
+	// Unchanged message: one line. Preamble, closing without a line end.
+	if got := wireLayout(input, input, true); !equalLines(got, []string{"0         multipart/mixed unchanged: INPUTMSG entity 0"}) {
+		t.Errorf("wireLayout of INPUTMSG itself = %q", got)
+	}
+	edited := bytes.Replace(input, []byte("hello"), []byte("hello!"), 1)
+	got = wireLayout(input, edited, true)
+	for _, l := range []string{`0           preamble "pre"`, `0           closing delimiter "--b--", then ""`, "0.1         | hello! (no line end)"} {
+		if !slices.Contains(got, l) {
+			t.Errorf("wireLayout lacks %q:\n%s", l, strings.Join(got, "\n"))
+		}
+	}
+	// Two generated boundaries: each keeps its own mask.
+	masked := maskGenerated([]string{gen + " " + gen[:len(gen)-1] + "1", gen})
+	if !equalLines(masked, []string{"<generated boundary 1> <generated boundary 2>", "<generated boundary 1>"}) {
+		t.Errorf("maskGenerated = %q", masked)
+	}
+	if got := outsideEntities([]string{"0 a", "0.1 b", "0.1.2 c", "0.10 d", "0.2 e"}, []string{"0.1"}); !equalLines(got, []string{"0 a", "0.10 d", "0.2 e"}) {
+		t.Errorf("outsideEntities = %q", got)
 	}
 }

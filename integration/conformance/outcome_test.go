@@ -30,6 +30,9 @@ type outcome struct {
 	Content []string
 	// Tree is the dumptree.pl listing of the delivered message.
 	Tree []string
+	// Wire is the delivered message as bytes, every entity not copied
+	// from INPUTMSG rendered in full (wireLayout), set by addWire.
+	Wire []string
 
 	// Not compared, kept for the report and the md-worker-only checks.
 	results    string
@@ -39,7 +42,7 @@ type outcome struct {
 }
 
 // aspects are the compared fields, in report order.
-var aspects = []string{"verdict", "headers", "envelope", "rewritten", "content", "tree"}
+var aspects = []string{"verdict", "headers", "envelope", "rewritten", "content", "tree", "wire"}
 
 func (o *outcome) aspect(name string) []string {
 	switch name {
@@ -58,11 +61,14 @@ func (o *outcome) aspect(name string) []string {
 		return o.Content
 	case "tree":
 		return o.Tree
+	case "wire":
+		return o.Wire
 	}
 	panic("unknown aspect " + name)
 }
 
-// String renders the outcome as the test prints it.
+// String renders the outcome as the test prints it (Wire is left out: see
+// wireString).
 func (o *outcome) String() string {
 	var b strings.Builder
 	v := o.Verdict
@@ -82,6 +88,15 @@ func (o *outcome) String() string {
 	}
 	for _, t := range o.Tree {
 		fmt.Fprintf(&b, "tree:      %s\n", t)
+	}
+	return b.String()
+}
+
+// wireString renders o.Wire for a log.
+func (o *outcome) wireString() string {
+	var b strings.Builder
+	for _, w := range o.Wire {
+		fmt.Fprintf(&b, "wire:      %s\n", w)
 	}
 	return b.String()
 }

@@ -145,6 +145,10 @@ func (p *Part) ShallowCopy() *Part {
 	c := *p
 	c.fields = append([]field(nil), p.fields...)
 	c.children = nil
+	c.copyOf = p
+	if p.copyOf != nil {
+		c.copyOf = p.copyOf
+	}
 	return &c
 }
 
@@ -159,7 +163,8 @@ func (p *Part) SetParts(parts []*Part) {
 // Modified reports whether writing the part would produce anything but its
 // original bytes: its header or body was edited, it was built by NewPart or
 // NewMultipart, its header needed a repair (Repaired), its children differ
-// from the parsed ones, or a descendant is modified.
+// from the parsed ones (a ShallowCopy of a parsed child counts as that
+// child), or a descendant is modified.
 func (p *Part) Modified() bool {
 	if p.fresh || p.bodySet || p.hdrEdited || p.repair != repairNone {
 		return true
@@ -167,27 +172,15 @@ func (p *Part) Modified() bool {
 	if p.kind == leaf {
 		return false
 	}
-	if !sameParts(p.children, p.orig) {
+	if len(p.children) != len(p.orig) {
 		return true
 	}
-	for _, c := range p.children {
-		if c.Modified() {
+	for i, c := range p.children {
+		if c != p.orig[i] && c.copyOf != p.orig[i] || c.Modified() {
 			return true
 		}
 	}
 	return false
-}
-
-func sameParts(a, b []*Part) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // loadForEdit makes p.decoded hold the decoded body, ready to be edited.

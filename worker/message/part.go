@@ -72,6 +72,7 @@ type Part struct {
 	synth      bool    // no raw layout of its own: written with fresh delimiters
 	rawOK      bool    // body and segment hold the part's original bytes
 	uu         bool    // a text part MIME-tools split into uuencoded files
+	copyOf     *Part   // the parsed part a ShallowCopy was made from
 	origFields []field // the header before the uu split // the multipart/mixed wrapper make_multipart adds: no raw bytes of its own
 
 	size int64 // cached decoded size, -1 when unknown

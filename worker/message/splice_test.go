@@ -310,3 +310,56 @@ func TestRewriteAfterWrappingMultipart(t *testing.T) {
 		t.Error("the alternative part's body is not spliced byte for byte")
 	}
 }
+
+// TestWriterLayoutAsMIMEEntity checks the bytes MIME::Entity prints where
+// a rebuilt message has no original bytes to keep (integration/conformance
+// compares them with mimedefang.pl's): a container made here starts with
+// MIME-tools' preamble, a closing delimiter line always ends with a line
+// end, and a rebuilt copy of an unchanged container is still its bytes.
+func TestWriterLayoutAsMIMEEntity(t *testing.T) {
+	m, _ := parseFile(t, "01-plain.eml")
+	top := Collapse(AddParts(m.Top(), []Added{{Part: NewPart("text/plain", "7bit", []byte("w\n"), "", ""), Offset: -1}}))
+	out, _ := mustWriteBody(t, m, top)
+	if !bytes.HasPrefix(out, []byte(defaultPreamble+"--"+top.boundary+"\n")) {
+		t.Errorf("make_multipart's wrapper lacks MIME-tools' preamble:\n%s", out)
+	}
+
+	// An inner container closed right before the outer delimiter, one of
+	// its children dropped: "--inner--" gets its line end; its unchanged
+	// sibling, a rebuilt copy, keeps its bytes.
+	sibling := "--o\nContent-Type: multipart/mixed; boundary=\"j\"\n\n--j\nContent-Type: multipart/mixed; boundary=\"k\"\n\n" +
+		"--k\n\nc\n--k--\n--j--\n--o--"
+	raw := []byte("Content-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: multipart/mixed; boundary=\"i\"\n\n" +
+		"--i\n\na\n--i\n\nb\n--i--\n" + sibling)
+	m, err := Parse(raw, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top = shallowRebuild(m.Top())
+	inner := top.Parts()[0]
+	inner.SetParts(inner.Parts()[:1])
+	out, _ = mustWriteBody(t, m, top)
+	want := "--o\nContent-Type: multipart/mixed; boundary=\"i\"\n\n--i\n\na\n--i--\n\n" + sibling + "\n"
+	if string(out) != want {
+		t.Errorf("rewritten body\n%q\nwant\n%q", out, want)
+	}
+	if top.Parts()[1].Modified() {
+		t.Error("a rebuilt copy of an unchanged container counts as modified")
+	}
+
+	// The container of uuencoded files, written because a file is dropped.
+	m, _ = parseFile(t, "54-uuencode-multi.eml")
+	top = shallowRebuild(m.Top())
+	uu := top.Parts()[0]
+	if !uu.uu {
+		t.Fatalf("first part is not the uuencode split: %s", uu.Type())
+	}
+	uu.SetParts(uu.Parts()[:2])
+	out, _ = mustWriteBody(t, m, top)
+	for _, s := range []string{"Content-type: multipart/mixed; boundary=\"" + uu.boundary + "\"\n\n" + uuPreamble + "--" + uu.boundary + "\n",
+		"Content-Transfer-Encoding: base64\nMIME-Version: 1.0\nX-Mailer: " + uuMailer + "\n\n"} {
+		if !bytes.Contains(out, []byte(s)) {
+			t.Errorf("uuencode split lacks %q:\n%s", s, out)
+		}
+	}
+}

@@ -11,6 +11,9 @@ import (
 // becomes a multipart/mixed entity holding the text before the first
 // uuencoded file (when it is not blank) and one part per uuencoded file.
 
+// uuMailer is the X-Mailer value MIME::Entity->build writes.
+const uuMailer = "MIME-tools 5.510 (Entity 5.510)"
+
 // uuCandidate tells whether MIME-tools would hunt p's body for uuencode.
 func uuCandidate(p *Part, effective string) bool {
 	switch p.encoding {
@@ -100,10 +103,15 @@ func (ps *parser) huntUU(p *Part) bool {
 			cd += "; filename=" + quoteParam(file)
 		}
 		ct += `; x-unix-mode="0` + mode + `"`
+		// MIME::Entity->build as a top-level entity: its header ends with
+		// MIME-Version and MIME-tools' X-Mailer (Debian's MIME-tools 5.510,
+		// which mimedefang 3.3 runs on).
 		b.fields = []field{
 			{name: "Content-Type", raw: []byte("Content-Type: " + ct + "\n")},
 			{name: "Content-Disposition", raw: []byte("Content-Disposition: " + cd + "\n")},
 			{name: "Content-Transfer-Encoding", raw: []byte("Content-Transfer-Encoding: base64\n")},
+			{name: "MIME-Version", raw: []byte("MIME-Version: 1.0\n")},
+			{name: "X-Mailer", raw: []byte("X-Mailer: " + uuMailer + "\n")},
 		}
 		parts = append(parts, b)
 	}
@@ -119,7 +127,8 @@ func (ps *parser) huntUU(p *Part) bool {
 		}
 	}
 	p.boundary = makeBoundary()
-	fs = append(fs, field{name: "Content-Type", raw: []byte(`Content-Type: multipart/mixed; boundary="` + p.boundary + "\"\n")})
+	// make_multipart names the field as MIME::Head's mime_attr writes it.
+	fs = append(fs, field{name: "Content-type", raw: []byte(`Content-type: multipart/mixed; boundary="` + p.boundary + "\"\n")})
 	p.fields = fs
 	p.kind = multipart
 	p.uu = true

@@ -42,7 +42,10 @@ type Rewrite struct {
 // new parts are encoded. An unmodified top entity that Parse produced writes
 // exactly Message.RawBody. The wrapper that make_multipart adds to a single
 // part message is written as a multipart body with its generated boundary;
-// Collapse removes it again when it still has one child.
+// Collapse removes it again when it still has one child. As MIME::Entity
+// prints them, a container made here (that wrapper, NewMultipart, the split
+// of a uuencoded text part) starts with MIME-tools' preamble, and a closing
+// delimiter line always ends with a line end.
 //
 // Output goes to w through a small buffer; untouched bodies are not copied
 // in memory.
@@ -151,9 +154,21 @@ func writeBody(w *bufio.Writer, p *Part) error {
 	return writeMultipartBody(w, p)
 }
 
+// Preambles MIME::Entity prints for a container it made: the default one
+// of an entity without a preamble of its own (make_multipart, build), and
+// the one MIME::Parser gives the container of uuencoded files it extracts
+// from a text part; each is followed by a blank line.
+const (
+	defaultPreamble = "This is a multi-part message in MIME format...\n\n"
+	uuPreamble      = "The following is a multipart MIME message which was extracted\nfrom a uu-encoded message.\n\n"
+)
+
 // writeMultipartBody writes a changed container: original preamble, first
 // delimiter line and closing delimiter with epilogue, fresh delimiter lines
-// between the spliced children.
+// between the spliced children. A container without a raw layout of its own
+// gets the preamble MIME::Entity prints for it. The closing delimiter always
+// ends with a line end, as MIME::Entity prints it, also where the original
+// had none (an outer delimiter or the end of the input right after it).
 func writeMultipartBody(w *bufio.Writer, p *Part) error {
 	first := true
 	original := p.rawOK && !p.synth
@@ -162,6 +177,14 @@ func writeMultipartBody(w *bufio.Writer, p *Part) error {
 			return err
 		}
 		first = len(p.preamble) == 0
+	} else {
+		pre := defaultPreamble
+		if p.uu {
+			pre = uuPreamble
+		}
+		if _, err := w.WriteString(pre); err != nil {
+			return err
+		}
 	}
 	for i, c := range p.children {
 		if i == 0 && original && len(p.delims) > 0 {
@@ -180,14 +203,19 @@ func writeMultipartBody(w *bufio.Writer, p *Part) error {
 		}
 	}
 	if original && len(p.closing) > 0 {
+		closing := p.closing
 		if first {
 			// No children and no preamble: the closing delimiter's
 			// leading line end is not needed.
-			_, err := w.Write(bytes.TrimPrefix(p.closing, []byte("\n")))
+			closing = bytes.TrimPrefix(closing, []byte("\n"))
+		}
+		if _, err := w.Write(closing); err != nil {
 			return err
 		}
-		_, err := w.Write(p.closing)
-		return err
+		if bytes.IndexByte(bytes.TrimPrefix(closing, []byte("\n")), '\n') < 0 {
+			return w.WriteByte('\n')
+		}
+		return nil
 	}
 	if !first {
 		w.WriteByte('\n')
