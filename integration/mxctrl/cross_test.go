@@ -21,14 +21,7 @@ import (
 // raw replies: md-mx-ctrl/ of the repository's captures (testdata/golden).
 func goldenDir(t testing.TB) string { return golden.Dir(t, "md-mx-ctrl") }
 
-func readGolden(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir(t), name))
-	if err != nil {
-		t.Fatalf("golden file: %v", err)
-	}
-	return string(b)
-}
+func readGolden(t *testing.T, name string) string { return golden.ReadMxCtrl(t, name) }
 
 // goldenReplies is the fake multiplexor's table for a golden run: the raw
 // replies behind the outputs of record. state is the suffix of a golden
@@ -143,7 +136,7 @@ func TestCrossGoldenIndex(t *testing.T) {
 			// seconds may have moved on (README of the captures,
 			// Recapturing). Both binaries still get the same replies and
 			// must agree byte for byte.
-			c.mask = maskSeconds
+			c.mask = golden.MaskSeconds
 		case "unknown_cmd_via_worker":
 			// The index lost the quotes: the last word is one argument.
 			c.args = append(c.args, "NoSuchCommand", "arg1", "arg with space")
@@ -151,7 +144,7 @@ func TestCrossGoldenIndex(t *testing.T) {
 			c.args = append(c.args, strings.Fields(command)...)
 		}
 		if name == "barstatus.busy" {
-			c.replies = map[string][]string{"status\n": {barStatusBusyReply(t)}}
+			c.replies = map[string][]string{"status\n": {golden.BarStatusBusyReply(t)}}
 		}
 		cases = append(cases, c)
 	}
@@ -159,48 +152,6 @@ func TestCrossGoldenIndex(t *testing.T) {
 		t.Fatalf("index.tsv lists only %d command lines", len(cases))
 	}
 	runCross(t, cases)
-}
-
-// barStatusBusyReply is the status reply behind barstatus.busy.txt, which
-// the capture does not hold: barstatus.busy.txt was taken a moment after
-// rawstatus.busy.txt, and under load the message count and the queued
-// requests can move in between (3 then 4 queued in the repository's
-// capture). So the reply is rawstatus.busy.txt's with those two numbers as
-// barstatus printed them; the worker states, the queue size and the rest
-// stay rawstatus.busy.txt's.
-func barStatusBusyReply(t *testing.T) string {
-	t.Helper()
-	bar := readGolden(t, "barstatus.busy.txt")
-	m := regexp.MustCompile(`^ *\d+/\d+ [B.]+ +(\d+)/\d+ [Q.]+ (\d+)\n$`).FindStringSubmatch(bar)
-	if m == nil {
-		t.Fatalf("barstatus.busy.txt is not a barstatus line with a queue: %q", bar)
-	}
-	queued, msgs := m[1], m[2]
-	raw := readGolden(t, "rawstatus.busy.txt")
-	f := strings.Fields(raw)
-	if len(f) != 6 || !strings.HasSuffix(raw, "\n") {
-		t.Fatalf("rawstatus.busy.txt is not a status reply: %q", raw)
-	}
-	// states msgs activations queue_size queued uptime
-	f[1], f[4] = msgs, queued
-	return strings.Join(f, " ") + "\n"
-}
-
-// The fields of the multiplexor's replies that count whole seconds: the
-// uptime that ends a status reply (states and five numbers) and a load
-// reply (29 numbers), and the ago= of each worker.
-var (
-	statusUptime = regexp.MustCompile(`(?m)^([A-Z]+(?: \d+){4}) \d+$`)
-	loadUptime   = regexp.MustCompile(`(?m)^((?:\S+ ){28})\d+$`)
-	workerAgo    = regexp.MustCompile(`(?m)^(\d+ [A-Z] .*ago=)\d+`)
-)
-
-// maskSeconds replaces the uptimes and ago= values of an md-mx-ctrl output
-// with "N".
-func maskSeconds(s string) string {
-	s = statusUptime.ReplaceAllString(s, "${1} N")
-	s = loadUptime.ReplaceAllString(s, "${1}N")
-	return workerAgo.ReplaceAllString(s, "${1}N")
 }
 
 // TestCrossEdges compares both binaries on what the golden run did not

@@ -2,8 +2,6 @@ package mxctrl
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,17 +10,10 @@ import (
 	mdgolden "github.com/mdgo/md/internal/golden"
 )
 
-// golden reads md-mx-ctrl/<name> of the repository's captures
-// (testdata/golden at the top): the original's output or, under raw/, the
+// golden reads md-mx-ctrl/<name> of the captures (testdata/golden at the
+// top, or $MD_GOLDEN_DIR): the original's output or, under raw/, the
 // multiplexor's raw reply.
-func golden(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mdgolden.Dir(t, "md-mx-ctrl"), name))
-	if err != nil {
-		t.Fatalf("golden file: %v", err)
-	}
-	return string(b)
-}
+func golden(t testing.TB, name string) string { return mdgolden.ReadMxCtrl(t, name) }
 
 // TestFormattersGolden feeds the multiplexor's replies of record to each
 // formatter and compares with what the original printed for them. The
@@ -88,7 +79,7 @@ func TestFormattersGolden(t *testing.T) {
 	}
 
 	t.Run("barstatus busy", func(t *testing.T) {
-		reply := barStatusBusyReply(t)
+		reply := mdgolden.BarStatusBusyReply(t)
 		got := FormatBarStatus(reply)
 		if want := golden(t, "barstatus.busy.txt"); got != (Result{Stdout: want}) {
 			t.Errorf("reply %q: got %+v, want %q", reply, got, want)
@@ -102,32 +93,6 @@ func TestFormattersGolden(t *testing.T) {
 			t.Errorf("got %+v, want %+v", got, want)
 		}
 	})
-}
-
-// barStatusBusyReply is the status reply behind barstatus.busy.txt, which
-// the capture does not hold: barstatus.busy.txt was taken a moment after
-// rawstatus.busy.txt, and under load the message count and the queued
-// requests can move in between (3 then 4 queued in the repository's
-// capture). So the reply is rawstatus.busy.txt's with those two numbers
-// as barstatus printed them; the worker states, the queue size and the
-// rest stay rawstatus.busy.txt's, and the formatter must turn the whole
-// reply into the captured line byte for byte.
-func barStatusBusyReply(t testing.TB) string {
-	t.Helper()
-	bar := golden(t, "barstatus.busy.txt")
-	m := regexp.MustCompile(`^ *\d+/\d+ [B.]+ +(\d+)/\d+ [Q.]+ (\d+)\n$`).FindStringSubmatch(bar)
-	if m == nil {
-		t.Fatalf("barstatus.busy.txt is not a barstatus line with a queue: %q", bar)
-	}
-	queued, msgs := m[1], m[2]
-	raw := golden(t, "rawstatus.busy.txt")
-	f := strings.Fields(raw)
-	if len(f) != 6 || !strings.HasSuffix(raw, "\n") {
-		t.Fatalf("rawstatus.busy.txt is not a status reply: %q", raw)
-	}
-	// states msgs activations queue_size queued uptime
-	f[1], f[4] = msgs, queued
-	return strings.Join(f, " ") + "\n"
 }
 
 // TestFormatEdges covers replies the golden run did not produce. The
@@ -252,23 +217,6 @@ func TestFormatJSON(t *testing.T) {
 	}
 }
 
-// The fields of the multiplexor's replies that count whole seconds: the
-// uptime that ends a status reply (states and five numbers) and a load
-// reply (29 numbers), and the ago= of each worker.
-var (
-	statusUptime = regexp.MustCompile(`(?m)^([A-Z]+(?: \d+){4}) \d+$`)
-	loadUptime   = regexp.MustCompile(`(?m)^((?:\S+ ){28})\d+$`)
-	workerAgo    = regexp.MustCompile(`(?m)^(\d+ [A-Z] .*ago=)\d+`)
-)
-
-// maskSeconds replaces the uptimes and ago= values of an md-mx-ctrl output
-// with "N".
-func maskSeconds(s string) string {
-	s = statusUptime.ReplaceAllString(s, "${1} N")
-	s = loadUptime.ReplaceAllString(s, "${1}N")
-	return workerAgo.ReplaceAllString(s, "${1}N")
-}
-
 // TestControllerGoldenInteractive replays the golden -i session with the
 // replies of the one-shot rawstatus, msgs, rawload and workers. The session
 // was taken a little later than those, so the fields that count whole
@@ -299,7 +247,7 @@ func TestControllerGoldenInteractive(t *testing.T) {
 	if rc := c.Main([]string{"md-mx-ctrl", "-i"}); rc != 0 {
 		t.Errorf("exit status %d, want 0", rc)
 	}
-	if got, want := maskSeconds(stdout.String()), maskSeconds(golden(t, "interactive_-i.txt")); got != want {
+	if got, want := mdgolden.MaskSeconds(stdout.String()), mdgolden.MaskSeconds(golden(t, "interactive_-i.txt")); got != want {
 		t.Errorf("stdout (uptimes and ago= masked)\n got %q\nwant %q", got, want)
 	}
 	if stderr.Len() != 0 {
