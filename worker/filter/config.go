@@ -1,6 +1,9 @@
 package filter
 
-import "github.com/mdgo/md/worker/filter/smtpcheck"
+import (
+	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/filter/smtpcheck"
+)
 
 // Config holds the configuration globals a filter sets (mimedefang-filter(5)
 // "GLOBAL VARIABLES YOU CAN SET"). One Config lives as long as the worker
@@ -93,7 +96,11 @@ type Config struct {
 
 	// Features holds the other %Features keys a filter sets or reads
 	// (integration switches and paths), by their Perl names. The default
-	// has "Path:CONFDIR": "/etc/mail", which only filters read.
+	// has "Path:CONFDIR": "/etc/mail", which only filters read,
+	// "Path:CLAMDCONF": DefaultClamdConf, and the ClamAV switches
+	// "Virus:CLAMD", "Virus:CLAMDSCAN" and "Virus:CLAMAV" off ("0"): a
+	// filter turns a scanner on for message_contains_virus (1 for clamd,
+	// the program's path for the other two).
 	Features map[string]string
 	// Vars holds filter-defined configuration an engine wants to keep
 	// per worker (for example md_graphdefang_log_enable's settings), by
@@ -108,6 +115,12 @@ type Config struct {
 	// SMTPCheck configures md_check_against_smtp_server
 	// (Context.MdCheckAgainstSMTPServer).
 	SMTPCheck smtpcheck.Config
+	// Clamd configures message_contains_virus_clamd and
+	// entity_contains_virus_clamd (Context.MessageContainsVirusClamd):
+	// Sock is $ClamdSock; Mode, WriteTimeout and ReadTimeout are the Lua
+	// globals ClamdMode, ClamdWriteTimeout and ClamdReadTimeout
+	// (md-worker only).
+	Clamd clamd.Config
 }
 
 // Stupidity is %Stupidity.
@@ -136,8 +149,20 @@ func DefaultConfig() *Config {
 		SpoolDir:                   "/var/spool/MIMEDefang",
 		QuarantineDir:              "/var/spool/MD-Quarantine",
 		Sendmail:                   "/usr/sbin/sendmail",
-		Features:                   map[string]string{"Path:CONFDIR": "/etc/mail"},
+		Features:                   defaultFeatures(),
 		Vars:                       map[string]string{},
+	}
+}
+
+// defaultFeatures is the %Features a filter starts with, less the paths
+// that have fields of their own.
+func defaultFeatures() map[string]string {
+	return map[string]string{
+		"Path:CONFDIR":    "/etc/mail",
+		"Path:CLAMDCONF":  DefaultClamdConf,
+		"Virus:CLAMD":     "0",
+		"Virus:CLAMDSCAN": "0",
+		"Virus:CLAMAV":    "0",
 	}
 }
 

@@ -66,8 +66,14 @@ type Context struct {
 	// VirusName is $VirusName, set by the virus scanner integrations;
 	// a non-empty value suppresses sender notifications.
 	VirusName string
-	// VirusScannerMessages is $VirusScannerMessages.
+	// VirusScannerMessages is $VirusScannerMessages: what the virus
+	// scanners said, over all calls of the message.
 	VirusScannerMessages string
+	// CurrentVirusScannerMessage is $CurrentVirusScannerMessage: what the
+	// last program RunVirusScanner ran said. Perl never resets it; a
+	// Context starts with it empty, and the Lua global keeps its value
+	// from one message to the next, as in Perl.
+	CurrentVirusScannerMessage string
 
 	w *Worker
 
@@ -95,6 +101,13 @@ type Context struct {
 	quarantineSubdir         string
 	quarantineCount          int
 	entireMessageQuarantined bool
+
+	// The files of Work/ holding decoded bodies (for the virus
+	// scanners), by part, and how many bodyPath wrote; the virus scanners
+	// of a Context made without a Worker.
+	workFiles     map[*message.Part]string
+	workFileCount int
+	virusScanners []virusScanner
 
 	// err is the first failure an action hit (RESULTS not writable ...).
 	err error

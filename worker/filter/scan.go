@@ -144,7 +144,7 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 	top := msg.Top()
 	c.WasMultipart = msg.WasMultipart()
 	if c.Config.WriteWorkParts {
-		if err := writeWork(work, top); err != nil {
+		if err := c.writeWork(work, top); err != nil {
 			return fmt.Errorf("Cannot write parts to Work: %v", err)
 		}
 	}
@@ -432,8 +432,10 @@ func setParam(v, name, val string) string {
 }
 
 // writeWork fills Work/ with one decoded file per leaf, named by position
-// (never by the message's file names), for virus scanners.
-func writeWork(work string, top *message.Part) error {
+// (never by the message's file names), for virus scanners. Leaves already
+// written (bodyPath) are left as they are. The files are mode 0640 less
+// the umask: group-readable under -G, for a clamd that SCANs them.
+func (c *Context) writeWork(work string, top *message.Part) error {
 	n := 0
 	var werr error
 	message.Walk(top, func(p *message.Part, _ int) bool {
@@ -441,16 +443,13 @@ func writeWork(work string, top *message.Part) error {
 			return werr == nil
 		}
 		n++
-		f, err := os.OpenFile(filepath.Join(work, "part-"+strconv.Itoa(n)+".bin"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			werr = err
-			return false
+		if _, ok := c.workFiles[p]; ok {
+			return true
 		}
-		if _, err := p.DecodeTo(f); err != nil {
-			// An undecodable body is still scanned as far as it goes.
-			_ = err
+		path := filepath.Join(work, "part-"+strconv.Itoa(n)+".bin")
+		if werr = writePart(path, p); werr == nil {
+			c.rememberWorkFile(p, path)
 		}
-		werr = f.Close()
 		return werr == nil
 	})
 	return werr

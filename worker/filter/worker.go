@@ -46,6 +46,11 @@ type Worker struct {
 
 	logMu sync.Mutex
 	tags  []string
+
+	// The virus scanners initialize_virus_scanner_routines chose, once
+	// per worker as in mimedefang.pl.
+	virusInit     bool
+	virusScanners []virusScanner
 }
 
 // NewWorker returns a Worker for the filter cb with configuration cfg (nil:

@@ -16,6 +16,10 @@
 //     $MD_SENDMAIL_ROOT, delivering to an SMTP sink of the harness
 //     (StartSendmail, StartSendmailSink);
 //   - a systemd booted in a container for the unit-file tests (BootSystemd);
+//   - ClamAV's clamd with a configuration of its own (a Unix socket and a
+//     TCP port on 127.0.0.1, User clamav) and a signature database that
+//     knows only the EICAR test file, assembled at run time (StartClamd,
+//     EICAR);
 //   - a whole stack, MTA + milter + multiplexor, in one call (StartStack),
 //     and a strict SMTP client that records a transcript and exact reply
 //     lines (SendMail, Send).

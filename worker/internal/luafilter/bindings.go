@@ -95,6 +95,21 @@ var bindings = map[string]binding{
 	// worker/filter/, with a ctxValues adapter that returns the Perl list.
 	"md_check_against_smtp_server": ctxValuesSSSSI((*filter.Context).MdCheckAgainstSMTPServer, 25), // §4.12, filter/smtpcheck
 
+	// Anti-virus (§4.15), filter/clamd and filter/virus.go. Each returns
+	// (code, category, action) and syncs VirusName,
+	// VirusScannerMessages and CurrentVirusScannerMessage.
+	"message_contains_virus_clamd":      virus(ctxValuesOptS((*filter.Context).MessageContainsVirusClamd)),
+	"entity_contains_virus_clamd":       virus(ctxValuesPOptS((*filter.Context).EntityContainsVirusClamd)),
+	"message_contains_virus_clamdscan":  virus(ctxValues((*filter.Context).MessageContainsVirusClamdscan)),
+	"entity_contains_virus_clamdscan":   virus(ctxValuesP((*filter.Context).EntityContainsVirusClamdscan)),
+	"message_contains_virus_clamav":     virus(ctxValues((*filter.Context).MessageContainsVirusClamav)),
+	"entity_contains_virus_clamav":      virus(ctxValuesP((*filter.Context).EntityContainsVirusClamav)),
+	"interpret_clamav_code":             virus(ctxValuesI((*filter.Context).InterpretClamavCode)),
+	"run_virus_scanner":                 virus(bindRunVirusScanner),
+	"message_contains_virus":            virus(ctxValues((*filter.Context).MessageContainsVirus)),
+	"entity_contains_virus":             virus(ctxValuesP((*filter.Context).EntityContainsVirus)),
+	"initialize_virus_scanner_routines": ctxNone((*filter.Context).InitializeVirusScannerRoutines),
+
 	// Filename and archive matching (§4.9).
 	"re_match":                  partMatch(filter.ReMatch),
 	"re_match_ext":              partMatch(filter.ReMatchExt),
@@ -255,6 +270,79 @@ func ctxValuesSSSSI[R perlList](m func(*filter.Context, string, string, string, 
 	}
 }
 
+func ctxValues[R perlList](m func(*filter.Context) R) binding {
+	return func(f *Filter, L *lua.LState) int {
+		return pushValues(L, m(f.context(L)).Values())
+	}
+}
+
+func ctxValuesOptS[R perlList](m func(*filter.Context, string) R) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		return pushValues(L, m(c, optText(L, 1)).Values())
+	}
+}
+
+func ctxValuesI[R perlList](m func(*filter.Context, int) R) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		return pushValues(L, m(c, checkInt(L, 1)).Values())
+	}
+}
+
+func ctxValuesP[R perlList](m func(*filter.Context, *message.Part) R) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		return pushValues(L, m(c, f.checkPart(L, 1)).Values())
+	}
+}
+
+func ctxValuesPOptS[R perlList](m func(*filter.Context, *message.Part, string) R) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		return pushValues(L, m(c, f.checkPart(L, 1), optText(L, 2)).Values())
+	}
+}
+
+// ctxNone is a function that returns nothing.
+func ctxNone(m func(*filter.Context)) binding {
+	return func(f *Filter, L *lua.LState) int {
+		m(f.context(L))
+		return 0
+	}
+}
+
+// virus wraps a virus-scanner function: the Context gets the filter's
+// VirusName, VirusScannerMessages and CurrentVirusScannerMessage before
+// the call, and the globals get the Context's after it, as the Perl
+// functions read and set the variables.
+func virus(b binding) binding {
+	return func(f *Filter, L *lua.LState) int {
+		c := f.context(L)
+		f.readVirusGlobals(c)
+		n := b(f, L)
+		f.writeVirusGlobals(c)
+		return n
+	}
+}
+
+// bindRunVirusScanner is run_virus_scanner(cmd [, match]): cmd is the
+// program and its arguments as an array (RunVirusScanner), or a command
+// line split at blanks without a shell (RunVirusScannerCommand).
+func bindRunVirusScanner(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	var argv []string
+	switch v := L.Get(1).(type) {
+	case *lua.LTable:
+		for i := 1; i <= v.Len(); i++ {
+			argv = append(argv, toText(v.RawGetInt(i)))
+		}
+	default:
+		return pushValues(L, c.RunVirusScannerCommand(checkText(L, 1), optText(L, 2)).Values())
+	}
+	return pushValues(L, c.RunVirusScanner(argv, optText(L, 2)).Values())
+}
+
 // pushValues pushes a Perl list as the function's Lua results: strings
 // stay strings (an SMTP code "550" too, as in Perl), numbers become Lua
 // numbers, booleans booleans, nil nil.
@@ -324,6 +412,15 @@ func optText(L *lua.LState, n int) string {
 		return ""
 	}
 	return checkText(L, n)
+}
+
+// checkInt returns argument n as an integer: a number (truncated) or a
+// decimal string; anything else is an argument error.
+func checkInt(L *lua.LState, n int) int {
+	if L.Get(n) == lua.LNil {
+		L.TypeError(n, lua.LTNumber)
+	}
+	return optInt(L, n, 0)
 }
 
 // optInt returns argument n as an integer, def when absent or nil. A

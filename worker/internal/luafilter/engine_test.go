@@ -271,7 +271,7 @@ ClamdSock = "/run/clamd.sock"
 	if cfg.AdminAddress != "admin@example.org" || cfg.AdminName != "Admin" || cfg.DaemonAddress != "daemon@example.org" ||
 		!cfg.AddWarningsInline || cfg.WarningLocation != -1 || cfg.NotifyNoPreamble || cfg.Warning() != "WARNING\n" ||
 		cfg.MaxMIMEParts != 50 || !cfg.Stupidity.NoMultipleInlines || cfg.QuarantineDir != "/tmp/q" ||
-		cfg.Features["Virus:CLAMD"] != "0" {
+		cfg.Features["Virus:CLAMD"] != "0" || cfg.Clamd.Sock != "/run/clamd.sock" {
 		t.Errorf("config not applied: %+v", cfg)
 	}
 }
@@ -416,12 +416,12 @@ end
 
 	p = writeFilter(t, `function filter_end(e)
   if spam_assassin_check then spam_assassin_check() end
-  message_contains_virus()
+  message_contains_virus_sophie()
 end
 print_it("x")
 `)
 	errs = Check(p)
-	if len(errs) != 2 || !strings.Contains(errs[0].Error(), ":3: call to unknown function message_contains_virus") ||
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), ":3: call to unknown function message_contains_virus_sophie") ||
 		!strings.Contains(errs[1].Error(), ":5: call to unknown function print_it") {
 		t.Errorf("errors: %v", errs)
 	}

@@ -3,10 +3,12 @@ package luafilter
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/mdgo/md/worker/filter"
+	"github.com/mdgo/md/worker/filter/clamd"
 )
 
 // The per-message globals (docs/reference/filter-api.md §3.1), reset before every request to
@@ -98,6 +100,26 @@ func (f *Filter) updateGlobals(c *filter.Context) {
 	L.SetGlobal("EntireMessageQuarantined", lua.LBool(c.EntireMessageQuarantined()))
 }
 
+// The virus scanners' globals, which a filter may also assign ($VirusName
+// = "" before a scan): read into the Context before a scanner function
+// runs and after every callback, written back after the function.
+// CurrentVirusScannerMessage is not a per-message global: as in Perl, it
+// keeps its value from one message to the next.
+
+func (f *Filter) readVirusGlobals(c *filter.Context) {
+	L := f.L
+	c.VirusName = toText(L.GetGlobal("VirusName"))
+	c.VirusScannerMessages = toText(L.GetGlobal("VirusScannerMessages"))
+	c.CurrentVirusScannerMessage = toText(L.GetGlobal("CurrentVirusScannerMessage"))
+}
+
+func (f *Filter) writeVirusGlobals(c *filter.Context) {
+	L := f.L
+	L.SetGlobal("VirusName", lua.LString(c.VirusName))
+	L.SetGlobal("VirusScannerMessages", lua.LString(c.VirusScannerMessages))
+	L.SetGlobal("CurrentVirusScannerMessage", lua.LString(c.CurrentVirusScannerMessage))
+}
+
 func orNoQueue(s string) string {
 	if s == "" {
 		return "NOQUEUE"
@@ -141,6 +163,38 @@ var configVars = []configVar{
 	boolVar("AddApparentlyToForSpamAssassin", func(c *filter.Config) *bool { return &c.AddApparentlyToForSpamAssassin }),
 	strVar("ValidateIPHeader", func(c *filter.Config) *string { return &c.ValidateIPHeader }),
 	strVar("PrivateMyHostName", func(c *filter.Config) *string { return &c.PrivateMyHostName }),
+	{
+		// $ClamdSock; the Config's "" reads as the default it means.
+		name: "ClamdSock",
+		get: func(c *filter.Config) lua.LValue {
+			if c.Clamd.Sock == "" {
+				return lua.LString(clamd.DefaultSock)
+			}
+			return lua.LString(c.Clamd.Sock)
+		},
+		set: func(c *filter.Config, v lua.LValue) {
+			if v != lua.LNil {
+				c.Clamd.Sock = toText(v)
+			}
+		},
+	},
+	// md-worker only: how the clamd functions reach clamd (Config.Clamd).
+	{
+		name: "ClamdMode",
+		get: func(c *filter.Config) lua.LValue {
+			if c.Clamd.Mode == "" {
+				return lua.LString(clamd.Instream)
+			}
+			return lua.LString(c.Clamd.Mode)
+		},
+		set: func(c *filter.Config, v lua.LValue) {
+			if v != lua.LNil {
+				c.Clamd.Mode = clamd.Mode(strings.ToUpper(toText(v)))
+			}
+		},
+	},
+	secondsVar("ClamdWriteTimeout", clamd.DefaultWriteTimeout, func(c *filter.Config) *time.Duration { return &c.Clamd.WriteTimeout }),
+	secondsVar("ClamdReadTimeout", clamd.DefaultReadTimeout, func(c *filter.Config) *time.Duration { return &c.Clamd.ReadTimeout }),
 	{
 		name: "GeneralWarning",
 		get: func(c *filter.Config) lua.LValue {
@@ -210,6 +264,31 @@ func intVar(name string, field func(*filter.Config) *int) configVar {
 					*field(c) = n
 				}
 			}
+		}}
+}
+
+// secondsVar is a duration in seconds (a number, fractions allowed); the
+// Config's zero reads as def, the default it means, and a value that is
+// not a positive number sets the default back.
+func secondsVar(name string, def time.Duration, field func(*filter.Config) *time.Duration) configVar {
+	return configVar{name,
+		func(c *filter.Config) lua.LValue {
+			d := *field(c)
+			if d <= 0 {
+				d = def
+			}
+			return lua.LNumber(d.Seconds())
+		},
+		func(c *filter.Config, v lua.LValue) {
+			if v == lua.LNil {
+				return
+			}
+			s, err := strconv.ParseFloat(strings.TrimSpace(toText(v)), 64)
+			if err != nil || s <= 0 {
+				*field(c) = 0
+				return
+			}
+			*field(c) = time.Duration(s * float64(time.Second))
 		}}
 }
 

@@ -105,6 +105,7 @@ func load(prog *compiled, cfg *filter.Config, opts Options) (*Filter, error) {
 	}))
 	f.installConfigGlobals()
 	f.resetMessageGlobals()
+	f.L.SetGlobal("CurrentVirusScannerMessage", lua.LString("")) // never reset, as in Perl
 
 	fn := f.L.NewFunctionFromProto(prog.proto)
 	timeout := opts.CallTimeout
@@ -209,6 +210,9 @@ func (f *Filter) call(c *filter.Context, name string, nret int, args ...lua.LVal
 	}
 	L.SetTop(top)
 	f.readConfig()
+	if c != nil {
+		f.readVirusGlobals(c)
+	}
 	return res, nil
 }
 
