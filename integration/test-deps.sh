@@ -12,10 +12,14 @@
 #   python3: the independent MIME reader of integration/conformance TestBrokenMIME
 #   debootstrap, systemd: the Sendmail chroot and the systemd root of the
 #     Sendmail and unit-file tests
+#   clamav-daemon, clamdscan: a real clamd (with the tests' own signature
+#     database; no freshclam, no network), clamdscan and clamscan for the
+#     virus-scanning integration (integration/clamd_test.go)
 set -euo pipefail
 
 packages=(mimedefang postfix swaks socat libnet-dns-perl libio-socket-ssl-perl
-  libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd)
+  libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd
+  clamav-daemon clamdscan)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -16,7 +16,9 @@ import (
 // clean message is delivered.
 func TestWorkerFaultsTempfail(t *testing.T) {
 	// inherited by md-multiplexor's workers
-	t.Setenv("MD_WORKER_TIMEOUT", "3s")
+	// 10 s: the endless loop's deadline, and room for the unbounded
+	// allocation to reach the heap limit first even on a loaded machine.
+	t.Setenv("MD_WORKER_TIMEOUT", "10s")
 	t.Setenv("MD_WORKER_MAX_HEAP_MB", "256")
 	stack := harness.StartStack(t, harness.StackOptions{
 		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
