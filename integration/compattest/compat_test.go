@@ -320,7 +320,7 @@ func TestOriginalCtrlAgainstBoth(t *testing.T) {
 	// (d) the notification stream for one relayok.
 	notes := map[*mux]*notifications{}
 	e.both(func(m *mux) { notes[m] = subscribe(t, m) })
-	time.Sleep(300 * time.Millisecond) // let both read "?*" before the first event
+	time.Sleep(harness.Scale(300 * time.Millisecond)) // let both read "?*" before the first event (the -O socket acknowledges nothing)
 	relayok := traffic[0]
 	firstCounted := time.Now()
 	t.Run("notify/relayok", func(t *testing.T) {
@@ -331,7 +331,7 @@ func TestOriginalCtrlAgainstBoth(t *testing.T) {
 				t.Errorf("%s: relayok answered %q, want %q", m.name, r, okReply)
 			}
 			got[m] = notes[m].waitFor(1+len(want), notifyTimeout)[1:]
-			time.Sleep(200 * time.Millisecond) // anything extra shows up too
+			time.Sleep(harness.Scale(200 * time.Millisecond)) // anything extra shows up too
 			got[m] = notes[m].waitFor(0, 0)[1:]
 		})
 		o, u := strings.Join(got[e.orig], ""), strings.Join(got[e.ours], "")

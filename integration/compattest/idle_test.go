@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/integration/internal/harness"
 )
 
 // TestIdleTimeoutKeepsMinimum starts both multiplexors with -m 1 -x 3 -i 10,
@@ -26,7 +28,7 @@ func TestIdleTimeoutKeepsMinimum(t *testing.T) {
 	for _, m := range both {
 		notes[m] = subscribe(t, m)
 	}
-	time.Sleep(300 * time.Millisecond) // let both read "?*" before the first event
+	time.Sleep(harness.Scale(300 * time.Millisecond)) // let both read "?*" before the first event (the -O socket acknowledges nothing)
 
 	// Three requests at once: the idle worker takes one, two more start.
 	pause := fmt.Sprintf("senderok <pause@example.com> 127.0.0.1 localhost client.example.com %s NOQUEUE\n", p.work)
