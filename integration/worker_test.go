@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -161,4 +163,71 @@ func control(t *testing.T, socket, cmd string) string {
 		t.Fatalf("control socket: reading the reply to %q: %v", cmd, err)
 	}
 	return string(b)
+}
+
+// TestPostfixProductStackClamd is the shipped filter with its virus scan
+// turned on as an administrator turns it on (Features["Virus:CLAMD"] and
+// ClamdSock appended to the filter), behind Postfix, with a real clamd:
+// a clean message is delivered, an EICAR attachment is discarded (the
+// original's policy: accepted at SMTP, never delivered), and with clamd
+// stopped mail is tempfailed, never passed unscanned.
+func TestPostfixProductStackClamd(t *testing.T) {
+	dir := harness.NewTestDir(t)
+	clamd := harness.StartClamd(t, harness.ClamdOptions{Dir: dir})
+	shipped, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "..", "deploy", "filters", "suggested-minimum.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := filepath.Join(dir, "suggested-minimum-clamd.lua")
+	turnOn := fmt.Sprintf("\n-- Added by the test: the virus scan through clamd.\nFeatures[\"Virus:CLAMD\"] = true\nClamdSock = %q\n", clamd.Socket)
+	if err := os.WriteFile(filter, append(shipped, turnOn...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stack := harness.StartStack(t, harness.StackOptions{
+		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
+		Milter:      harness.MDBinary(t, "md-milterd"),
+		Worker:      harness.MDBinary(t, "md-worker"),
+		Filter:      filter,
+	})
+	from := "tester@" + harness.Domain
+	to := "alice@" + harness.Domain
+	attachment := func(subject string, content []byte) *harness.Message {
+		return &harness.Message{From: from, To: to, Subject: subject,
+			Headers: []string{"MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="b"`},
+			Body: "--b\nContent-Type: text/plain\n\nSee the attachment.\n--b\n" +
+				"Content-Type: application/octet-stream; name=\"a.bin\"\nContent-Disposition: attachment; filename=\"a.bin\"\n" +
+				"Content-Transfer-Encoding: base64\n\n" + base64.StdEncoding.EncodeToString(content) + "\n--b--\n"}
+	}
+
+	clean := attachment("clamd clean", []byte("nothing to see here\n"))
+	if res := harness.Send(t, stack.Postfix.Addr, clean); !res.Accepted() {
+		t.Fatalf("clean message: %s reply %q", res.Stage, res.Reply)
+	}
+	stack.Postfix.WaitForMessage(t, clean.MessageID)
+
+	virus := attachment("clamd eicar", harness.EICAR())
+	if res := harness.Send(t, stack.Postfix.Addr, virus); !res.Accepted() {
+		t.Fatalf("EICAR message: %s reply %q, want it accepted and discarded", res.Stage, res.Reply)
+	}
+	// Discarded: a message sent after it is delivered, it never is.
+	after := attachment("clamd after eicar", []byte("still clean\n"))
+	if res := harness.Send(t, stack.Postfix.Addr, after); !res.Accepted() {
+		t.Fatalf("message after EICAR: %s reply %q", res.Stage, res.Reply)
+	}
+	stack.Postfix.WaitForMessage(t, after.MessageID)
+	for _, m := range stack.Postfix.Messages(t) {
+		if strings.Contains(string(m.Raw), virus.MessageID) {
+			t.Errorf("the EICAR message was delivered:\n%s", m.Raw)
+		}
+	}
+	if !strings.Contains(stack.Multiplexor.Log(), "Discarding because of virus "+harness.EICARVirusName) {
+		t.Errorf("no log line says the virus was discarded; multiplexor log:\n%s", stack.Multiplexor.Log())
+	}
+
+	clamd.Terminate(harness.StopTimeout)
+	down := attachment("clamd down", []byte("cannot be scanned now\n"))
+	res := harness.Send(t, stack.Postfix.Addr, down)
+	if res.Stage != harness.StageMessage || !strings.HasPrefix(res.Reply.String(), "451 4.") {
+		t.Errorf("with clamd stopped: %s reply %q, want a 451 4.x.x at end of DATA", res.Stage, res.Reply)
+	}
 }

@@ -13,8 +13,7 @@
 --   md-worker check /etc/mimedefang/suggested-minimum.lua
 --
 -- Left out until md-worker has the integrations (Tier 2), each marked
--- "TIER 2" below with what to enable: the virus scan in filter_begin
--- (message_contains_virus) and the SpamAssassin / rspamd checks in
+-- "TIER 2" below with what to enable: the SpamAssassin / rspamd checks in
 -- filter_end. See docs/filters.md for the API.
 --***********************************************************************
 
@@ -115,33 +114,37 @@ function filter_begin(entity)
         return action_discard()
     end
 
-    -- TIER 2 (virus scanning): when md-worker has the virus-scanner
-    -- integrations, enable this block, which is the original's:
-    --
-    -- -- Copy original message into work directory as an "mbox" file for
-    -- -- virus-scanning
-    -- md_copy_orig_msg_to_work_dir_as_mbox_file()
-    --
-    -- -- Scan for viruses if any virus-scanners are installed
-    -- local code, category, action = message_contains_virus()
-    --
-    -- -- Lower level of paranoia - only looks for actual viruses
-    -- FoundVirus = (category == "virus")
-    --
-    -- -- Higher level of paranoia - takes care of "suspicious" objects
-    -- -- FoundVirus = (action == "quarantine")
-    --
-    -- if FoundVirus then
-    --     md_graphdefang_log('virus', VirusName, RelayAddr)
-    --     md_syslog('warning', "Discarding because of virus " .. VirusName)
-    --     return action_discard()
-    -- end
-    --
-    -- if action == "tempfail" then
-    --     action_tempfail("Problem running virus-scanner")
-    --     md_syslog('warning', "Problem running virus scanner: code=" .. code ..
-    --         ", category=" .. category .. ", action=" .. action)
-    -- end
+    -- Virus scanning, as the original: message_contains_virus() runs the
+    -- scanners %Features turns on (Features["Virus:CLAMD"] = true with
+    -- ClamdSock = "/path/to/clamd.sock" or "host:port", Virus:CLAMDSCAN,
+    -- Virus:CLAMAV; see docs/integrations.md). With none on it answers
+    -- ok at once, and the copy of the message for the scanners is skipped.
+    if Features["Virus:CLAMD"] or Features["Virus:CLAMDSCAN"] or Features["Virus:CLAMAV"] then
+        -- Copy original message into work directory as an "mbox" file for
+        -- virus-scanning
+        md_copy_orig_msg_to_work_dir_as_mbox_file()
+    end
+
+    -- Scan for viruses if any virus-scanners are installed
+    local code, category, action = message_contains_virus()
+
+    -- Lower level of paranoia - only looks for actual viruses
+    FoundVirus = (category == "virus")
+
+    -- Higher level of paranoia - takes care of "suspicious" objects
+    -- FoundVirus = (action == "quarantine")
+
+    if FoundVirus then
+        md_graphdefang_log('virus', VirusName, RelayAddr)
+        md_syslog('warning', "Discarding because of virus " .. VirusName)
+        return action_discard()
+    end
+
+    if action == "tempfail" then
+        action_tempfail("Problem running virus-scanner")
+        md_syslog('warning', "Problem running virus scanner: code=" .. code ..
+            ", category=" .. category .. ", action=" .. action)
+    end
 end
 
 --***********************************************************************
