@@ -56,16 +56,15 @@ integration: build
 test-sendmail: build
 	cd integration && MD_BIN_DIR=$(BIN) $(GO) test -count=1 -run 'TestSendmail' ./...
 
-# Short fuzzing of every parser that reads another process's bytes.
-FUZZ_PKGS := proto:. multiplexor:./internal/mux multiplexor:./internal/mxctrl \
-             milterd:./internal/spool milterd:./internal/results milterd:./internal/policy \
-             worker:./message worker:./filter worker:./filter/smtpcheck worker:./internal/spooldir
+# Short fuzzing of every parser that reads another process's bytes: every
+# Fuzz target in the modules' packages, found by name, so a new one is in.
+FUZZ_DIRS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' $(UNIT_MODULES))))
 FUZZTIME  ?= 20s
 # Then the broken-MIME differential test (integration/conformance TestBrokenMIME)
 # with a random seed on FUZZ_BROKEN_N messages (the seed is printed).
 FUZZ_BROKEN_N ?= 10000
 fuzz: build
-	@for mp in $(FUZZ_PKGS); do m=$${mp%%:*}; p=$${mp#*:}; \
+	@for d in $(FUZZ_DIRS); do d=$${d%/}; m=$${d%%/*}; p=./$${d#*/}; [ "$$d" = "$$m" ] && p=.; \
 	  for f in $$(cd $$m && $(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 	    echo "== $$m $$p $$f"; (cd $$m && $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$(FUZZTIME) -parallel=2 $$p) || exit 1; \
 	  done; done
