@@ -2,7 +2,9 @@ package filter
 
 import (
 	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/filter/rspamd"
 	"github.com/mdgo/md/worker/filter/smtpcheck"
+	"github.com/mdgo/md/worker/filter/spamd"
 )
 
 // Config holds the configuration globals a filter sets (mimedefang-filter(5)
@@ -70,15 +72,13 @@ type Config struct {
 	// SyslogFacility is $SyslogFacility. Default "mail".
 	SyslogFacility string
 	// AddApparentlyToForSpamAssassin is $AddApparentlyToForSpamAssassin:
-	// true adds an "Apparently-To:" line per recipient to the copy of
-	// the message SpamAssassin scores. Nothing reads it yet: the
-	// SpamAssassin (spamd) integration will, when it builds that copy as
-	// spam_assassin_mail does.
+	// true adds an "Apparently-To:" line listing the recipients to the
+	// copy of the message spamd scores (Context.SpamAssassinMail).
 	AddApparentlyToForSpamAssassin bool
 	// $SALocalTestsOnly has no field: md-worker reaches SpamAssassin
 	// through spamd, whose own -L option decides, and SPAMC has no
-	// per-request switch. The Lua global stays, inert, for filters that
-	// set it.
+	// per-request switch (docs/integrations.md, spamd). The Lua global
+	// stays, inert, for filters that set it.
 	// ValidateIPHeader is $ValidateIPHeader, the IP-validation header
 	// name read from CONFDIR/mimedefang-ip-key, or "".
 	ValidateIPHeader string
@@ -121,6 +121,14 @@ type Config struct {
 	// globals ClamdMode, ClamdWriteTimeout and ClamdReadTimeout
 	// (md-worker only).
 	Clamd clamd.Config
+	// Spamd configures the SpamAssassin functions (spam_assassin_check,
+	// md_spamc_check ...; Context.SpamAssassinCheck): md_spamc_init sets
+	// Host, Port, User and MaxSize; Timeout is the Lua global
+	// SpamdTimeout (md-worker only).
+	Spamd spamd.Config
+	// Rspamd configures rspamd_check (Context.RspamdCheck): URL is the
+	// Lua global RspamdURL and Timeout RspamdTimeout (md-worker only).
+	Rspamd rspamd.Config
 }
 
 // Stupidity is %Stupidity.

@@ -23,13 +23,14 @@
 // in the stdin/stdout loop; cmd/md-worker loads filters through the Engine
 // registry of this package (Lua files, compiled-in Go filters).
 //
-// The network integrations (the SMTP call-out md_check_against_smtp_server
-// and clamd now; spamd, rspamd, DNS checks, SPF, DKIM and Redis next) are
-// packages under worker/filter/ (smtpcheck, clamd ...) that this package
-// imports: each has a field in Config and its functions are Context
-// methods that delegate to it (integrations.go; virus.go for the virus
-// scanners, which also runs clamdscan and clamscan and dispatches
-// message_contains_virus). They never import this package; see
+// The network integrations (the SMTP call-out md_check_against_smtp_server,
+// clamd, spamd and rspamd now; DNS checks, SPF, DKIM and Redis next) are
+// packages under worker/filter/ (smtpcheck, clamd, spamd, rspamd ...) that
+// this package imports: each has a field in Config and its functions are
+// Context methods that delegate to it (integrations.go; virus.go for the
+// virus scanners, which also runs clamdscan and clamscan and dispatches
+// message_contains_virus; antispam.go for SpamAssassin through spamd and
+// rspamd_check). They never import this package; see
 // docs/integrations.md.
 //
 // What this package is not: it does not speak milter, it does not manage

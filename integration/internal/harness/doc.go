@@ -20,6 +20,13 @@
 //     TCP port on 127.0.0.1, User clamav) and a signature database that
 //     knows only the EICAR test file, assembled at run time (StartClamd,
 //     EICAR);
+//   - SpamAssassin's spamd with the packaged rules, local tests only (-L),
+//     a site configuration of its own, a TCP port on 127.0.0.1 and a Unix
+//     socket (StartSpamd), and the GTUBE test string assembled at run time
+//     (GTUBE);
+//   - rspamd with a top-level configuration of its own, its normal worker
+//     on 127.0.0.1, offline, its hyperscan cache (DBDIR) kept under
+//     /var/tmp between runs so that a restart is fast (StartRspamd);
 //   - a whole stack, MTA + milter + multiplexor, in one call (StartStack),
 //     and a strict SMTP client that records a transcript and exact reply
 //     lines (SendMail, Send).

@@ -110,6 +110,19 @@ var bindings = map[string]binding{
 	"entity_contains_virus":             virus(ctxValuesP((*filter.Context).EntityContainsVirus)),
 	"initialize_virus_scanner_routines": ctxNone((*filter.Context).InitializeVirusScannerRoutines),
 
+	// Anti-spam (§4.14), filter/spamd, filter/rspamd and
+	// filter/antispam.go. The SpamAssassin functions ask spamd; a failure
+	// returns the original's empty list (nil for spam_assassin_is_spam),
+	// rspamd_check's its "soft reject" list.
+	"spam_assassin_check":   ctxValuesOptS((*filter.Context).SpamAssassinCheck),
+	"spam_assassin_is_spam": ctxValuesOptS((*filter.Context).SpamAssassinIsSpam),
+	"spam_assassin_status":  bindSpamAssassinStatus,
+	"spam_assassin_init":    bindSpamAssassinInit,
+	"spam_assassin_mail":    bindSpamAssassinMail,
+	"md_spamc_init":         bindMdSpamcInit,
+	"md_spamc_check":        bindMdSpamcCheck,
+	"rspamd_check":          ctxValuesOptS((*filter.Context).RspamdCheck),
+
 	// Filename and archive matching (§4.9).
 	"re_match":                  partMatch(filter.ReMatch),
 	"re_match_ext":              partMatch(filter.ReMatchExt),

@@ -424,7 +424,10 @@ func TestBindings(t *testing.T) {
 		"message_contains_virus_clamd", "entity_contains_virus_clamd", "message_contains_virus_clamdscan",
 		"entity_contains_virus_clamdscan", "message_contains_virus_clamav", "entity_contains_virus_clamav",
 		"interpret_clamav_code", "run_virus_scanner", "message_contains_virus", "entity_contains_virus",
-		"initialize_virus_scanner_routines"} {
+		"initialize_virus_scanner_routines",
+		// TestSpamBindings
+		"spam_assassin_check", "spam_assassin_is_spam", "spam_assassin_status", "spam_assassin_init",
+		"spam_assassin_mail", "md_spamc_init", "md_spamc_check", "rspamd_check"} {
 		seen[name] = true
 	}
 	var missing []string

@@ -9,6 +9,8 @@ import (
 
 	"github.com/mdgo/md/worker/filter"
 	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/filter/rspamd"
+	"github.com/mdgo/md/worker/filter/spamd"
 )
 
 // The per-message globals (docs/reference/filter-api.md §3.1), reset before every request to
@@ -195,6 +197,24 @@ var configVars = []configVar{
 	},
 	secondsVar("ClamdWriteTimeout", clamd.DefaultWriteTimeout, func(c *filter.Config) *time.Duration { return &c.Clamd.WriteTimeout }),
 	secondsVar("ClamdReadTimeout", clamd.DefaultReadTimeout, func(c *filter.Config) *time.Duration { return &c.Clamd.ReadTimeout }),
+	// md-worker only: how long spamd and rspamd may take (Config.Spamd,
+	// Config.Rspamd), and the rspamd rspamd_check() asks without an URL.
+	secondsVar("SpamdTimeout", spamd.DefaultTimeout, func(c *filter.Config) *time.Duration { return &c.Spamd.Timeout }),
+	secondsVar("RspamdTimeout", rspamd.DefaultTimeout, func(c *filter.Config) *time.Duration { return &c.Rspamd.Timeout }),
+	{
+		name: "RspamdURL",
+		get: func(c *filter.Config) lua.LValue {
+			if c.Rspamd.URL == "" {
+				return lua.LString(rspamd.DefaultURL)
+			}
+			return lua.LString(c.Rspamd.URL)
+		},
+		set: func(c *filter.Config, v lua.LValue) {
+			if v != lua.LNil {
+				c.Rspamd.URL = toText(v)
+			}
+		},
+	},
 	{
 		name: "GeneralWarning",
 		get: func(c *filter.Config) lua.LValue {
