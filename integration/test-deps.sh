@@ -15,11 +15,14 @@
 #   clamav-daemon, clamdscan: a real clamd (with the tests' own signature
 #     database; no freshclam, no network), clamdscan and clamscan for the
 #     virus-scanning integration (integration/clamd_test.go)
+#   spamassassin, spamd, spamc, rspamd: a real spamd (the packaged rules,
+#     compiled at install time; no sa-update) and a real rspamd for the
+#     spam-scoring integrations (integration/spamd_test.go, rspamd_test.go)
 set -euo pipefail
 
 packages=(mimedefang postfix swaks socat libnet-dns-perl libio-socket-ssl-perl
   libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd
-  clamav-daemon clamdscan)
+  clamav-daemon clamdscan spamassassin spamd spamc rspamd)
 
 missing=()
 for p in "${packages[@]}"; do
