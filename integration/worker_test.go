@@ -231,3 +231,61 @@ func TestPostfixProductStackClamd(t *testing.T) {
 		t.Errorf("with clamd stopped: %s reply %q, want a 451 4.x.x at end of DATA", res.Stage, res.Reply)
 	}
 }
+
+// TestPostfixProductStackSpamd is the shipped filter with SpamAssassin
+// turned on as an administrator turns it on (Features["SpamAssassin"] and
+// md_spamc_init appended to the filter), behind Postfix, with a real spamd:
+// GTUBE is delivered tagged (X-Spam-Score with its stars, the report added
+// as a part), a clean message gets no X-Spam-Score, and with spamd stopped
+// mail still flows, unscored (the original's spam check fails open).
+func TestPostfixProductStackSpamd(t *testing.T) {
+	dir := harness.NewTestDir(t)
+	spamd := harness.StartSpamd(t, harness.SpamdOptions{Dir: dir})
+	shipped, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "..", "deploy", "filters", "suggested-minimum.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := filepath.Join(dir, "suggested-minimum-spamd.lua")
+	turnOn := fmt.Sprintf("\n-- Added by the test: SpamAssassin through spamd.\nFeatures[\"SpamAssassin\"] = true\nmd_spamc_init(%q, %d)\n", spamd.Host, spamd.Port)
+	if err := os.WriteFile(filter, append(shipped, turnOn...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stack := harness.StartStack(t, harness.StackOptions{
+		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
+		Milter:      harness.MDBinary(t, "md-milterd"),
+		Worker:      harness.MDBinary(t, "md-worker"),
+		Filter:      filter,
+	})
+	from := "tester@" + harness.Domain
+	to := "alice@" + harness.Domain
+	send := func(subject, body string) *harness.Delivered {
+		t.Helper()
+		msg := &harness.Message{From: from, To: to, Subject: subject, Body: body}
+		if res := harness.Send(t, stack.Postfix.Addr, msg); !res.Accepted() {
+			t.Fatalf("%s: %s reply %q", subject, res.Stage, res.Reply)
+		}
+		return stack.Postfix.WaitForMessage(t, msg.MessageID)
+	}
+
+	spam := send("spamd gtube", "This is spam.\n"+harness.GTUBE()+"\n")
+	if v := spam.Header.Get("X-Spam-Score"); !strings.Contains(v, "(****************************************)") || !strings.Contains(v, "GTUBE") {
+		t.Errorf("GTUBE: X-Spam-Score %q, want 40 stars and the GTUBE rule; message:\n%s", v, spam.Raw)
+	}
+	if !strings.Contains(string(spam.Raw), "SpamAssassinReport.txt") {
+		t.Errorf("GTUBE: no SpamAssassinReport.txt part; message:\n%s", spam.Raw)
+	}
+
+	ham := send("spamd clean", "Lunch on Thursday?\n")
+	if v := ham.Header.Get("X-Spam-Score"); v != "" {
+		t.Errorf("clean message: X-Spam-Score %q, want none", v)
+	}
+
+	spamd.Terminate(harness.StopTimeout)
+	unscored := send("spamd down", "This is spam.\n"+harness.GTUBE()+"\n")
+	if v := unscored.Header.Get("X-Spam-Score"); v != "" {
+		t.Errorf("with spamd stopped: X-Spam-Score %q, want none (not scored)", v)
+	}
+	if !strings.Contains(stack.Multiplexor.Log(), "the message is not checked for spam") {
+		t.Errorf("with spamd stopped: no log line says the message was not checked; multiplexor log:\n%s", stack.Multiplexor.Log())
+	}
+}

@@ -12,9 +12,10 @@
 -- and check it with
 --   md-worker check /etc/mimedefang/suggested-minimum.lua
 --
--- Left out until md-worker has the integrations (Tier 2), each marked
--- "TIER 2" below with what to enable: the SpamAssassin / rspamd checks in
--- filter_end. See docs/filters.md for the API.
+-- The virus scan (filter_begin) and SpamAssassin (filter_end) run once
+-- their daemons are configured (Features["Virus:CLAMD"] with ClamdSock,
+-- Features["SpamAssassin"] with spamd); rspamd is left commented out, as
+-- in the original. See docs/filters.md for the API.
 --***********************************************************************
 
 --***********************************************************************
@@ -246,44 +247,59 @@ function filter_end(entity)
     -- No sense doing any extra work
     if message_rejected() then return end
 
-    -- TIER 2 (SpamAssassin): when md-worker has spam_assassin_check,
-    -- enable this block, which is the original's:
+    -- SpamAssassin, through spamd (md_spamc_init, default localhost:783):
+    -- turn it on with Features["SpamAssassin"] = true once spamd runs (see
+    -- docs/integrations.md).
+    if Features["SpamAssassin"] then
+        -- Perl's (-s "./INPUTMSG" < 512*1024)
+        if md_message_size() < 512*1024 then
+            -- Only scan messages smaller than 512KB. Larger messages are
+            -- unlikely to be spam and SpamAssassin is slow on very large messages.
+            local hits, req, names, report = spam_assassin_check()
+            -- spamd could not be asked (logged): the message is not
+            -- scored, as with the original, which would tag it.
+            if hits ~= nil then
+                local score
+                if hits < 40 then
+                    score = string.rep("*", math.floor(hits))
+                else
+                    score = string.rep("*", 40)
+                end
+                -- We add a header which looks like this:
+                -- X-Spam-Score: 6.8 (******) NAME_OF_TEST,NAME_OF_TEST
+                -- The number of asterisks in parens is the integer part
+                -- of the spam score clamped to a maximum of 40.
+                -- MUA filters can easily be written to trigger on a
+                -- minimum number of asterisks...
+                if hits >= req then
+                    action_change_header("X-Spam-Score", hits .. " (" .. score .. ") " .. names)
+                    md_graphdefang_log('spam', hits, RelayAddr)
+
+                    -- If you find the SA report useful, add it, I guess...
+                    action_add_part(entity, "text/plain", "-suggest",
+                                    report .. "\n", "SpamAssassinReport.txt", "inline")
+                else
+                    -- Delete any existing X-Spam-Score header?
+                    action_delete_header("X-Spam-Score")
+                end
+            end
+        end
+    end
+
+    -- -- Check email messages with Rspamd (RspamdURL, see docs/integrations.md)
     --
-    -- if Features["SpamAssassin"] then
-    --     -- Perl's (-s "./INPUTMSG" < 512*1024): the sandbox has no file
-    --     -- tests; use the size the integration provides when it lands.
-    --     if input_size < 512*1024 then
-    --         -- Only scan messages smaller than 512KB. Larger messages are
-    --         -- unlikely to be spam and SpamAssassin is slow on very large messages.
-    --         local hits, req, names, report = spam_assassin_check()
-    --         local score
-    --         if hits < 40 then
-    --             score = string.rep("*", math.floor(hits))
-    --         else
-    --             score = string.rep("*", 40)
-    --         end
-    --         -- We add a header which looks like this:
-    --         -- X-Spam-Score: 6.8 (******) NAME_OF_TEST,NAME_OF_TEST
-    --         -- The number of asterisks in parens is the integer part
-    --         -- of the spam score clamped to a maximum of 40.
-    --         -- MUA filters can easily be written to trigger on a
-    --         -- minimum number of asterisks...
-    --         if hits >= req then
-    --             action_change_header("X-Spam-Score", hits .. " (" .. score .. ") " .. names)
-    --             md_graphdefang_log('spam', hits, RelayAddr)
-    --
-    --             -- If you find the SA report useful, add it, I guess...
-    --             action_add_part(entity, "text/plain", "-suggest",
-    --                             report .. "\n", "SpamAssassinReport.txt", "inline")
-    --         else
-    --             -- Delete any existing X-Spam-Score header?
-    --             action_delete_header("X-Spam-Score")
-    --         end
+    -- if md_message_size() < 512*1024 then
+    --     local hits, req, names, report, action, is_spam = rspamd_check()
+    --     md_syslog("Warning", "Action: " .. action .. ", Spam: " .. is_spam .. ", Names: " .. names)
+    --     if is_spam == "true" then
+    --         action_change_header("X-Spam-Score", hits .. "/" .. req .. " " .. names)
+    --         md_syslog("Warning", "Action: " .. action)
+    --         md_graphdefang_log('spam', hits, RelayAddr)
+    --     else
+    --         -- Delete any existing X-Spam-Score header?
+    --         action_delete_header("X-Spam-Score")
     --     end
     -- end
-
-    -- TIER 2 (rspamd): the original's commented-out rspamd_check block
-    -- ports the same way once md-worker has rspamd_check.
 
     -- I HATE HTML MAIL!  If there's a multipart/alternative with both
     -- text/plain and text/html parts, nuke the text/html.  Thanks for

@@ -78,6 +78,8 @@ type Context struct {
 	w *Worker
 
 	inMessage, inFilter, inFilterEnd, inWrapup bool
+	// inputSize is the size of INPUTMSG in bytes, during a scan.
+	inputSize int
 	spoolDir                                   string
 
 	// Results state.

@@ -115,6 +115,7 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 	if err != nil {
 		return fmt.Errorf("couldn't open INPUTMSG: %v", err)
 	}
+	c.inputSize = len(raw)
 	w.pushStatus(c, "Parsing Message")
 	msg, err := message.Parse(raw, message.Limits{MaxParts: c.Config.MaxMIMEParts})
 	w.popStatus(c)

@@ -520,3 +520,24 @@ func TestScanNoMultipleInlines(t *testing.T) {
 		}
 	}
 }
+
+// MessageSize is INPUTMSG's size during a scan, 0 outside one.
+func TestMessageSize(t *testing.T) {
+	var during int
+	w, log := testWorker(t, func(cfg *Config) *Callbacks {
+		return &Callbacks{Begin: func(c *Context, _ *message.Part) error {
+			during = c.MessageSize()
+			return nil
+		}}
+	})
+	if got := w.NewContext(context.Background()).MessageSize(); got != 0 {
+		t.Errorf("outside a scan: MessageSize() = %d, want 0", got)
+	}
+	dir := writeCase(t, simpleCommands, twoParts)
+	if r := scan(t, w, dir); r != "ok\n" {
+		t.Fatalf("reply %q\n%s", r, log)
+	}
+	if during != len(twoParts) {
+		t.Errorf("during the scan: MessageSize() = %d, want %d (INPUTMSG)", during, len(twoParts))
+	}
+}

@@ -38,6 +38,7 @@ var bindings = map[string]binding{
 	"action_tempfail":  ctxBoolOptSSS((*filter.Context).ActionTempfail),
 	"action_discard":   ctxBool((*filter.Context).ActionDiscard),
 	"message_rejected": ctxBool((*filter.Context).MessageRejected),
+	"md_message_size":  ctxInt((*filter.Context).MessageSize), // md-worker: Perl's -s "./INPUTMSG"
 
 	// Header edits (§4.4).
 	"action_add_header":             ctxBoolSS((*filter.Context).ActionAddHeader),
@@ -314,6 +315,14 @@ func ctxValuesPOptS[R perlList](m func(*filter.Context, *message.Part, string) R
 	return func(f *Filter, L *lua.LState) int {
 		c := f.context(L)
 		return pushValues(L, m(c, f.checkPart(L, 1), optText(L, 2)).Values())
+	}
+}
+
+// ctxInt is a function that returns a number.
+func ctxInt(m func(*filter.Context) int) binding {
+	return func(f *Filter, L *lua.LState) int {
+		L.Push(lua.LNumber(m(f.context(L))))
+		return 1
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,6 +120,10 @@ func TestBindings(t *testing.T) {
 		{name: "action_discard", msg: plainMsg,
 			src:   `function filter_begin() action_discard() end`,
 			lines: []string{"D"},
+		},
+		{name: "md_message_size", msg: plainMsg,
+			src:   `function filter_begin() H("size", tostring(md_message_size())) end`,
+			lines: []string{"HX-size " + strconv.Itoa(len(plainMsg))},
 		},
 		{name: "message_rejected", msg: plainMsg,
 			src: `function filter_begin()
