@@ -175,7 +175,15 @@ func (c *Context) MdGraphdefangLogEnable(facility string, enumerateRecipients bo
 // $utf8_decode) of MIMEDefang 3.3: MdGraphdefangLogArray(event,
 // utf8Decode, []string{value1, value2}, false).
 func (c *Context) MdGraphdefangLog(event, value1, value2 string, utf8Decode bool) {
-	c.graphdefangLog("md_graphdefang_log", event, utf8Decode, []string{value1, value2}, false)
+	c.MdGraphdefangLogPerMessage(event, value1, value2, utf8Decode, false)
+}
+
+// MdGraphdefangLogPerMessage is md_graphdefang_log with the fifth argument
+// of MIMEDefang 3.7, $per_message: MdGraphdefangLogArray(event,
+// utf8Decode, []string{value1, value2}, perMessage), one line for the
+// message ("rcpts=<N>") even when recipients are enumerated.
+func (c *Context) MdGraphdefangLogPerMessage(event, value1, value2 string, utf8Decode, perMessage bool) {
+	c.graphdefangLog("md_graphdefang_log", event, utf8Decode, []string{value1, value2}, perMessage)
 }
 
 // MdGraphdefangLogArray is md_graphdefang_log_array($event, $utf8_decode,

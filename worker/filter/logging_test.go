@@ -123,6 +123,10 @@ func TestMdGraphdefangLog(t *testing.T) {
 			c.MdGraphdefangLogEnable("", true)
 			c.MdGraphdefangLogArray("scores", false, []string{"1", "2", "3%"}, true)
 		}, []string{"2.info QID1: MDLOG,QID1,scores,1,2,3%25,<a@example.com>,rcpts=2,Hi%2C there =?UTF-8?B?w6lsw6h2ZQ==?="}},
+		{"per message (3.7's fifth argument)", func(c *Context) {
+			c.MdGraphdefangLogEnable("", true)
+			c.MdGraphdefangLogPerMessage("virus", "EICAR", "", false, true)
+		}, []string{"2.info QID1: MDLOG,QID1,virus,EICAR,,<a@example.com>,rcpts=2,Hi%2C there =?UTF-8?B?w6lsw6h2ZQ==?="}},
 		{"utf8 decode", func(c *Context) {
 			c.MdGraphdefangLogEnable("", false)
 			c.MdGraphdefangLog("=?UTF-8?Q?sp=C3=A4m?=", "a\tb", "", true)

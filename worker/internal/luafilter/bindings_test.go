@@ -345,6 +345,11 @@ func TestBindings(t *testing.T) {
 				}
 			}},
 
+		{name: "md_graphdefang_log", msg: plainMsg,
+			src: `md_graphdefang_log_enable("local4", 1)
+				function filter_end() md_graphdefang_log("virus", "EICAR", "", 0, 1) end`,
+			syslogLog: []string{"MDLOG,QID123,virus,EICAR,,<sender@example.com>,rcpts=2,Hello there"}},
+
 		// Envelope access and utilities.
 		{name: "read_commands_file", msg: plainMsg,
 			src:   `function filter_begin() Recipients = {} H("r", read_commands_file()) H("n", #Recipients .. SendmailMacros["j"]) end`,

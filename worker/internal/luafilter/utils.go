@@ -150,10 +150,11 @@ func bindGraphdefangLogEnable(f *Filter, L *lua.LState) int {
 	return 0
 }
 
-// bindGraphdefangLog is md_graphdefang_log(event [, v1 [, v2 [, utf8]]]).
+// bindGraphdefangLog is md_graphdefang_log(event [, v1 [, v2 [, utf8
+// [, per_message]]]]) (per_message: MIMEDefang 3.7).
 func bindGraphdefangLog(f *Filter, L *lua.LState) int {
 	c := f.context(L)
-	c.MdGraphdefangLog(checkText(L, 1), optText(L, 2), optText(L, 3), perlTrue(L.Get(4)))
+	c.MdGraphdefangLogPerMessage(checkText(L, 1), optText(L, 2), optText(L, 3), perlTrue(L.Get(4)), perlTrue(L.Get(5)))
 	return 0
 }
 
