@@ -45,6 +45,10 @@ func fakeSpamd(t *testing.T) (sock string, bodies *[]string) {
 		r := bufio.NewReader(conn)
 		line, _ := r.ReadString('\n')
 		verb, _, _ := strings.Cut(line, " ")
+		if verb == "PING" {
+			io.WriteString(conn, "SPAMD/1.5 0 PONG\r\n")
+			return
+		}
 		n := 0
 		for {
 			h, err := r.ReadString('\n')
@@ -112,6 +116,23 @@ func TestSpamBindings(t *testing.T) {
 	url, headers := fakeRspamd(t)
 	down := filepath.Join(t.TempDir(), "none.sock")
 	for _, tc := range []bindingCase{
+		{name: "detect_and_load_perl_modules", msg: plainMsg,
+			src: `md_spamc_init("` + sock + `")
+detect_and_load_perl_modules()
+local up = Features["SpamAssassin"]
+md_spamc_init("` + down + `")
+detect_and_load_perl_modules()
+local down = Features["SpamAssassin"]
+Features["SpamAssassin"] = false
+md_spamc_init("` + sock + `")
+detect_and_load_perl_modules()
+local off = Features["SpamAssassin"]
+function filter_begin(e)
+  H("spamd", tostring(up) .. " " .. tostring(down) .. " " .. tostring(off))
+  H("builtin", tostring(Features["HTML::Parser"]) .. " " .. tostring(Features["Archive::Zip"]))
+end`,
+			lines: []string{"HX-spamd true false false", "HX-builtin true true"},
+		},
 		{name: "spam_assassin", msg: spamMsg,
 			src: `md_spamc_init("` + sock + `")
 AddApparentlyToForSpamAssassin = true

@@ -34,11 +34,12 @@ var bindings = map[string]binding{
 	"action_external_filter":      changes(ctxBoolPS((*filter.Context).ActionExternalFilter)),
 
 	// Whole-message dispositions (§4.2).
-	"action_bounce":    ctxBoolOptSSS((*filter.Context).ActionBounce),
-	"action_tempfail":  ctxBoolOptSSS((*filter.Context).ActionTempfail),
-	"action_discard":   ctxBool((*filter.Context).ActionDiscard),
-	"message_rejected": ctxBool((*filter.Context).MessageRejected),
-	"md_message_size":  ctxInt((*filter.Context).MessageSize), // md-worker: Perl's -s "./INPUTMSG"
+	"action_bounce":                ctxBoolOptSSS((*filter.Context).ActionBounce),
+	"action_tempfail":              ctxBoolOptSSS((*filter.Context).ActionTempfail),
+	"action_discard":               ctxBool((*filter.Context).ActionDiscard),
+	"message_rejected":             ctxBool((*filter.Context).MessageRejected),
+	"md_message_size":              ctxInt((*filter.Context).MessageSize), // md-worker: Perl's -s "./INPUTMSG"
+	"detect_and_load_perl_modules": bindDetectAndLoadPerlModules,
 
 	// Header edits (§4.4).
 	"action_add_header":             ctxBoolSS((*filter.Context).ActionAddHeader),

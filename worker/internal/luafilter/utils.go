@@ -108,6 +108,21 @@ func (f *Filter) anyContext() *filter.Context {
 		QueueID: "NOQUEUE", MsgID: "NOQUEUE", MessageID: "NOQUEUE", CWD: f.cfg.SpoolDir}
 }
 
+// bindDetectAndLoadPerlModules is detect_and_load_perl_modules(): the
+// Features table (as the filter has set it so far) goes to the Config,
+// Context.DetectAndLoadPerlModules decides Features["SpamAssassin"], and
+// the table gets the answer back.
+func bindDetectAndLoadPerlModules(f *Filter, L *lua.LState) int {
+	f.readConfig()
+	f.anyContext().DetectAndLoadPerlModules()
+	if feat, ok := L.GetGlobal("Features").(*lua.LTable); ok {
+		if v, set := f.cfg.Features["SpamAssassin"]; set {
+			feat.RawSetString("SpamAssassin", lua.LBool(v == "1"))
+		}
+	}
+	return 0
+}
+
 func bindTakeStab(f *Filter, L *lua.LState) int {
 	L.Push(lua.LString(filter.TakeStabAtFilename(f.checkPart(L, 1))))
 	return 1
