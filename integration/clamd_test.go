@@ -151,6 +151,9 @@ func TestClamdInstream(t *testing.T) {
 			r := runMDWorkerTest(t, work, filter, virusMail("eicar", harness.EICAR()))
 			r.expect(t, virusVerdict, "CLAMDQ1: Rejecting because of virus "+harness.EICARVirusName,
 				"Virus scanner messages: clamd found the "+harness.EICARVirusName+" virus.")
+			// md-worker test shows the question and clamd's answer.
+			r.has(t, "): virus "+harness.EICARVirusName+" [")
+			r.has(t, "call:      clamd (")
 			if got := quarantined(t, q); len(got) != 1 {
 				t.Errorf("quarantined %q, want the message", got)
 			}

@@ -37,6 +37,7 @@ func TestRspamdVerdicts(t *testing.T) {
 
 	res := runMDWorkerTest(t, dir, filter, spamMail("buy now", harness.GTUBE()))
 	res.expect(t, "reject 554 5.7.1 Message rejected as spam", "rspamd: reject 15/15 true [GTUBE (0)]")
+	res.has(t, `call:      rspamd (message): 15/15, action "reject", spam true [`)
 
 	res = runMDWorkerTest(t, dir, filter, spamMail("minutes", cleanText))
 	res.expect(t, "accept", "rspamd: no action ")

@@ -88,6 +88,8 @@ func TestSpamdVerdicts(t *testing.T) {
 			}
 			r.has(t, "[SPAM] buy now")
 			r.has(t, "X-Spam-Score")
+			r.has(t, "call:      spamd (message")
+			r.has(t, ", spam true")
 			if tc.check != "spamc" {
 				r.has(t, "GTUBE")
 			}

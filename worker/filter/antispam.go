@@ -1,8 +1,10 @@
 package filter
 
 import (
+	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mdgo/md/worker/filter/rspamd"
 	"github.com/mdgo/md/worker/filter/spamd"
@@ -64,7 +66,10 @@ func (c *Context) MdSpamcCheck(client *SpamcClient) SpamResult {
 	if !ok {
 		return SpamResult{}
 	}
-	return c.spamdClient(client.Config).Report(c.ctx(), msg)
+	start := time.Now()
+	res := c.spamdClient(client.Config).Report(c.ctx(), msg)
+	c.noteCall("spamd", "message (REPORT)", spamOutcome(res), start)
+	return res
 }
 
 // SpamAssassinInit is spam_assassin_init([$config]): md-worker has no
@@ -123,7 +128,10 @@ func (c *Context) SpamAssassinStatus(config string) SpamResult {
 	if c.Config != nil {
 		cfg = c.Config.Spamd
 	}
-	return c.spamdClient(cfg).Check(c.ctx(), msg)
+	start := time.Now()
+	res := c.spamdClient(cfg).Check(c.ctx(), msg)
+	c.noteCall("spamd", "message", spamOutcome(res), start)
+	return res
 }
 
 // SpamCheckResult is spam_assassin_check's result: Values is (hits,
@@ -217,5 +225,20 @@ func (c *Context) RspamdCheck(url string) RspamdResult {
 	if env.QueueID == "NOQUEUE" {
 		env.QueueID = ""
 	}
-	return client.Check(c.ctx(), url, f, env)
+	start := time.Now()
+	res := client.Check(c.ctx(), url, f, env)
+	outcome := "no verdict: soft reject"
+	if res.OK {
+		outcome = fmt.Sprintf("%g/%g, action %q, spam %s", res.Hits, res.Required, res.Action, res.IsSpam)
+	}
+	c.noteCall("rspamd", "message", outcome, start)
+	return res
+}
+
+// spamOutcome is a spamd answer in md-worker test's words.
+func spamOutcome(r SpamResult) string {
+	if !r.OK {
+		return "no verdict: not checked for spam"
+	}
+	return fmt.Sprintf("%g/%g, spam %t, %s", r.Score, r.Threshold, r.IsSpam, strings.Join(r.Tests, ","))
 }

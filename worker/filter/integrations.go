@@ -3,6 +3,8 @@ package filter
 import (
 	"bufio"
 	"context"
+	"strings"
+	"time"
 
 	"github.com/mdgo/md/worker/filter/smtpcheck"
 )
@@ -45,7 +47,10 @@ func (r SMTPResult) Values() []any { return smtpcheck.Result(r).Values() }
 // the original's log lines go to MdSyslog. A server that cannot be
 // reached or does not answer gives a TEMPFAIL result.
 func (c *Context) MdCheckAgainstSMTPServer(sender, recip, helo, server string, port int) SMTPResult {
-	return SMTPResult(c.smtpCheck().Check(c.ctx(), sender, recip, helo, server, port))
+	start := time.Now()
+	res := SMTPResult(c.smtpCheck().Check(c.ctx(), sender, recip, helo, server, port))
+	c.noteCall("smtp", recip+" at "+server, strings.TrimSpace(strings.Join([]string{res.Verdict, res.Code, res.DSN, res.Text}, " ")), start)
+	return res
 }
 
 // GetSMTPReturnCode is get_smtp_return_code($sock, $recip, $server)

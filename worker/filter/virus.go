@@ -72,7 +72,8 @@ const DefaultClamdConf = "/etc/mail/MD-clamdscan.conf"
 // An error reply about a zip module or an unsupported data format falls
 // back on clamscan when $Features{'Virus:CLAMAV'} is set, as the original
 // does. Outside a scan it gives (999, "wrong-context", "tempfail").
-func (c *Context) MessageContainsVirusClamd(sock string) VirusResult {
+func (c *Context) MessageContainsVirusClamd(sock string) (res VirusResult) {
+	defer c.noteVirusCall("clamd", "message", time.Now(), &res)
 	if !c.inMessageContext("message_contains_virus_clamd") || c.Message == nil {
 		return wrongContextVirus
 	}
@@ -96,7 +97,8 @@ func (c *Context) MessageContainsVirusClamd(sock string) VirusResult {
 // holding it with SCAN or MULTISCAN), without PING. A part without a body
 // (a container) gives (0, "ok", "ok"); the other outcomes are
 // MessageContainsVirusClamd's.
-func (c *Context) EntityContainsVirusClamd(p *message.Part, sock string) VirusResult {
+func (c *Context) EntityContainsVirusClamd(p *message.Part, sock string) (res VirusResult) {
+	defer c.noteVirusCall("clamd", entitySubject(p), time.Now(), &res)
 	if p == nil || p.IsMultipart() {
 		return okVirusResult
 	}
@@ -147,7 +149,8 @@ func (c *Context) clamdClient() *clamd.Client {
 // and gives (1, "not-installed", "tempfail"); a program that cannot run
 // gives RunVirusScanner's (999, "cannot-execute", "tempfail"), Work that
 // cannot be written (999, "swerr", "tempfail").
-func (c *Context) MessageContainsVirusClamdscan() VirusResult {
+func (c *Context) MessageContainsVirusClamdscan() (res VirusResult) {
+	defer c.noteVirusCall("clamdscan", "message", time.Now(), &res)
 	if !c.feature("Virus:CLAMDSCAN") {
 		return c.notInstalled("clamav")
 	}
@@ -160,7 +163,8 @@ func (c *Context) MessageContainsVirusClamdscan() VirusResult {
 // EntityContainsVirusClamdscan is entity_contains_virus_clamdscan($entity):
 // MessageContainsVirusClamdscan on the file holding the part's decoded
 // body. A part without a body gives (0, "ok", "ok").
-func (c *Context) EntityContainsVirusClamdscan(p *message.Part) VirusResult {
+func (c *Context) EntityContainsVirusClamdscan(p *message.Part) (res VirusResult) {
+	defer c.noteVirusCall("clamdscan", entitySubject(p), time.Now(), &res)
 	if !c.feature("Virus:CLAMDSCAN") {
 		return c.notInstalled("clamav")
 	}
@@ -178,7 +182,8 @@ func (c *Context) EntityContainsVirusClamdscan(p *message.Part) VirusResult {
 // clamscan ($Features{'Virus:CLAMAV'}) with ClamscanArgs on ./Work, after
 // writing every decoded leaf there, and reads its exit status with
 // InterpretClamavCode. The outcomes are MessageContainsVirusClamdscan's.
-func (c *Context) MessageContainsVirusClamav() VirusResult {
+func (c *Context) MessageContainsVirusClamav() (res VirusResult) {
+	defer c.noteVirusCall("clamscan", "message", time.Now(), &res)
 	if !c.feature("Virus:CLAMAV") {
 		return c.notInstalled("clamav")
 	}
@@ -191,7 +196,8 @@ func (c *Context) MessageContainsVirusClamav() VirusResult {
 // EntityContainsVirusClamav is entity_contains_virus_clamav($entity):
 // clamscan on the file holding the part's decoded body. A part without a
 // body gives (0, "ok", "ok").
-func (c *Context) EntityContainsVirusClamav(p *message.Part) VirusResult {
+func (c *Context) EntityContainsVirusClamav(p *message.Part) (res VirusResult) {
+	defer c.noteVirusCall("clamscan", entitySubject(p), time.Now(), &res)
 	if !c.feature("Virus:CLAMAV") {
 		return c.notInstalled("clamav")
 	}

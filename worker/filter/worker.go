@@ -33,6 +33,10 @@ type WorkerOptions struct {
 	// LookupAddr resolves the address of a COMMANDS J line to a host
 	// name. Nil uses the system resolver.
 	LookupAddr func(ip string) (string, bool)
+	// OnCall, when set, receives every call of a network integration
+	// (clamd, spamd, rspamd, the SMTP call-out) once it has returned:
+	// `md-worker test` prints them.
+	OnCall func(IntegrationCall)
 }
 
 // Worker runs requests for one filter in one process: the state that

@@ -239,7 +239,11 @@ func newTest() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "md-worker: cannot load filter %s: %v\n", filterPath, err)
 				return exitError(1)
 			}
-			w := filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: cmd.ErrOrStderr()})
+			// Each integration the filter asks (clamd, spamd, rspamd, the
+			// SMTP call-out) is shown with its answer, as it returns.
+			w := filter.NewWorker(cb, cfg, filter.WorkerOptions{Log: cmd.ErrOrStderr(), OnCall: func(ic filter.IntegrationCall) {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-10s %s\n", "call:", ic)
+			}})
 			ctx := context.Background()
 			if timeout > 0 {
 				var cancel context.CancelFunc

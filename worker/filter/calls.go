@@ -1,0 +1,59 @@
+package filter
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mdgo/md/worker/message"
+)
+
+// IntegrationCall is one question a filter put to a network integration
+// during a request: which daemon, about what, its answer in the
+// original's words, and how long it took. WorkerOptions.OnCall receives
+// each; `md-worker test` prints them.
+type IntegrationCall struct {
+	Integration string        // "clamd", "clamdscan", "clamscan", "spamd", "rspamd", "smtp"
+	Subject     string        // what was asked about: "message", a part, a recipient
+	Outcome     string        // e.g. "virus MD-Test-EICAR.UNOFFICIAL", "ok", "swerr (tempfail)"
+	Took        time.Duration // wall time of the call
+}
+
+// String is the call as md-worker test prints it.
+func (ic IntegrationCall) String() string {
+	return fmt.Sprintf("%s (%s): %s [%v]", ic.Integration, ic.Subject, ic.Outcome, ic.Took.Round(time.Millisecond))
+}
+
+// noteCall hands the call to WorkerOptions.OnCall, if any.
+func (c *Context) noteCall(integration, subject, outcome string, start time.Time) {
+	if c.w == nil || c.w.opts.OnCall == nil {
+		return
+	}
+	c.w.opts.OnCall(IntegrationCall{Integration: integration, Subject: subject, Outcome: outcome, Took: time.Since(start)})
+}
+
+// virusOutcome is a virus scanner's result in md-worker test's words.
+func (c *Context) virusOutcome(r VirusResult) string {
+	switch {
+	case r.Category == "virus":
+		return "virus " + c.VirusName
+	case r.Category == "ok":
+		return "ok"
+	}
+	return fmt.Sprintf("%s (code %d, %s)", r.Category, r.Code, r.Action)
+}
+
+// noteVirusCall notes a virus scanner's call once it has returned *res.
+func (c *Context) noteVirusCall(scanner, subject string, start time.Time, res *VirusResult) {
+	c.noteCall(scanner, subject, c.virusOutcome(*res), start)
+}
+
+// entitySubject names a part for a call's Subject.
+func entitySubject(p *message.Part) string {
+	if p == nil {
+		return "no part"
+	}
+	if n := p.FileName(); n != "" {
+		return "part " + n
+	}
+	return "part " + p.Type()
+}
