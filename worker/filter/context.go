@@ -80,7 +80,7 @@ type Context struct {
 	inMessage, inFilter, inFilterEnd, inWrapup bool
 	// inputSize is the size of INPUTMSG in bytes, during a scan.
 	inputSize int
-	spoolDir                                   string
+	spoolDir  string
 
 	// Results state.
 	results *spooldir.Results
