@@ -28,6 +28,8 @@ func (c *Context) noteCall(integration, subject, outcome string, start time.Time
 	if c.w == nil || c.w.opts.OnCall == nil {
 		return
 	}
+	c.w.callMu.Lock()
+	defer c.w.callMu.Unlock()
 	c.w.opts.OnCall(IntegrationCall{Integration: integration, Subject: subject, Outcome: outcome, Took: time.Since(start)})
 }
 

@@ -51,6 +51,10 @@ type Worker struct {
 	logMu sync.Mutex
 	tags  []string
 
+	// callMu makes OnCall's calls one at a time (CheckAll's checks run
+	// concurrently).
+	callMu sync.Mutex
+
 	// The virus scanners initialize_virus_scanner_routines chose, once
 	// per worker as in mimedefang.pl.
 	virusInit     bool

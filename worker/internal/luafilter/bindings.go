@@ -125,6 +125,10 @@ var bindings = map[string]binding{
 	"md_spamc_check":        bindMdSpamcCheck,
 	"rspamd_check":          ctxValuesOptS((*filter.Context).RspamdCheck),
 
+	// md-worker: the virus scan, spamd and rspamd concurrently
+	// (filter.Context.CheckAll; checkall.go).
+	"md_check_all": virus(bindCheckAll),
+
 	// Filename and archive matching (§4.9).
 	"re_match":                  partMatch(filter.ReMatch),
 	"re_match_ext":              partMatch(filter.ReMatchExt),
