@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/internal/testserve"
 )
 
 // fakeMux is a multiplexor stand-in on a UNIX socket: for every connection
@@ -16,13 +18,11 @@ import (
 type fakeMux struct {
 	t    *testing.T
 	path string
-	ln   *net.UnixListener
 
 	mu       sync.Mutex
 	requests []string
 	script   func(req string, c *net.UnixConn)
 	done     chan struct{}
-	wg       sync.WaitGroup
 }
 
 // reply answers every request with the given bytes and closes.
@@ -49,39 +49,22 @@ func newFakeMux(t *testing.T, script func(string, *net.UnixConn)) *fakeMux {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &fakeMux{t: t, path: path, ln: ln, script: script, done: make(chan struct{})}
-	m.wg.Add(1)
-	go m.serve()
-	t.Cleanup(m.close)
+	m := &fakeMux{t: t, path: path, script: script, done: make(chan struct{})}
+	testserve.Serve(t, ln, m.serve)
+	t.Cleanup(func() { close(m.done) }) // first: releases the scripts that hang
 	return m
 }
 
-func (m *fakeMux) serve() {
-	defer m.wg.Done()
-	for {
-		c, err := m.ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			defer c.Close()
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			req, _ := bufio.NewReader(c).ReadString('\n')
-			m.mu.Lock()
-			m.requests = append(m.requests, req)
-			script := m.script
-			m.mu.Unlock()
-			script(req, c)
-		}()
-	}
-}
-
-func (m *fakeMux) close() {
-	close(m.done)
-	m.ln.Close()
-	m.wg.Wait()
+// serve reads one request line and runs the script on it.
+func (m *fakeMux) serve(conn net.Conn) {
+	c := conn.(*net.UnixConn)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	req, _ := bufio.NewReader(c).ReadString('\n')
+	m.mu.Lock()
+	m.requests = append(m.requests, req)
+	script := m.script
+	m.mu.Unlock()
+	script(req, c)
 }
 
 func (m *fakeMux) setScript(s func(string, *net.UnixConn)) {

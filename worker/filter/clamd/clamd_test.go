@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/internal/testserve"
 )
 
 // The client is tested against a real listening socket (a Unix socket in
@@ -25,7 +27,6 @@ import (
 // fakeClamd serves every connection with answer, which gets the command
 // (without its NUL) and, for INSTREAM, the streamed bytes.
 type fakeClamd struct {
-	ln     net.Listener
 	Sock   string // what to give the client: a path, or 127.0.0.1:PORT
 	answer func(cmd string, stream []byte) string
 
@@ -33,7 +34,6 @@ type fakeClamd struct {
 	commands []string
 	streams  [][]byte
 	chunks   []int // the length of every INSTREAM chunk, the final 0 included
-	wg       sync.WaitGroup
 }
 
 // startFake listens on a Unix socket (network "unix") or on 127.0.0.1
@@ -48,47 +48,34 @@ func startFake(t *testing.T, network string, answer func(cmd string, stream []by
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeClamd{ln: ln, Sock: ln.Addr().String(), answer: answer}
-	f.wg.Add(1)
-	go f.serve()
-	t.Cleanup(func() { ln.Close(); f.wg.Wait() })
+	f := &fakeClamd{Sock: ln.Addr().String(), answer: answer}
+	testserve.Serve(t, ln, f.serve)
 	return f
 }
 
-func (f *fakeClamd) serve() {
-	defer f.wg.Done()
-	for {
-		conn, err := f.ln.Accept()
-		if err != nil {
+// serve reads one command (and its stream) and writes the answer.
+func (f *fakeClamd) serve(conn net.Conn) {
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	cmd, err := r.ReadString(0)
+	if err != nil {
+		return
+	}
+	cmd = strings.TrimSuffix(cmd, "\x00")
+	var stream []byte
+	if cmd == "zINSTREAM" {
+		if stream, err = f.readStream(r); err != nil {
 			return
 		}
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			r := bufio.NewReader(conn)
-			cmd, err := r.ReadString(0)
-			if err != nil {
-				return
-			}
-			cmd = strings.TrimSuffix(cmd, "\x00")
-			var stream []byte
-			if cmd == "zINSTREAM" {
-				if stream, err = f.readStream(r); err != nil {
-					return
-				}
-			}
-			f.mu.Lock()
-			f.commands = append(f.commands, cmd)
-			if cmd == "zINSTREAM" {
-				f.streams = append(f.streams, stream)
-			}
-			f.mu.Unlock()
-			if a := f.answer(cmd, stream); a != "" {
-				conn.Write([]byte(a))
-			}
-		}()
+	}
+	f.mu.Lock()
+	f.commands = append(f.commands, cmd)
+	if cmd == "zINSTREAM" {
+		f.streams = append(f.streams, stream)
+	}
+	f.mu.Unlock()
+	if a := f.answer(cmd, stream); a != "" {
+		conn.Write([]byte(a))
 	}
 }
 
