@@ -66,12 +66,55 @@ chmod 755 "$run/bin"
 for b in md-multiplexor md-mx-ctrl md-milterd md-worker; do
   install -m 755 "$bin/$b" "$run/bin/$b"
 done
+# Virus scanning and spam scoring: the shipped filter does them once clamd
+# and spamd are configured. make run uses the ones that answer: clamd on
+# MD_RUN_CLAMD (a socket path or host:port; default Debian's
+# /run/clamav/clamd.ctl) and spamd on MD_RUN_SPAMD (host:port or a socket
+# path; default 127.0.0.1:783). md-worker itself asks each (md-worker test
+# with a probe filter), and make run says what it found.
+clamd_at=${MD_RUN_CLAMD:-/run/clamav/clamd.ctl}
+spamd_at=${MD_RUN_SPAMD:-127.0.0.1:783}
+lua_quote() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
+case $spamd_at in
+  /*) spamc_init="md_spamc_init($(lua_quote "$spamd_at"))" ;;
+  *) spamc_init="md_spamc_init($(lua_quote "${spamd_at%:*}"), ${spamd_at##*:})" ;;
+esac
+probe=$(mktemp -d)
+printf 'From: probe@localhost\nSubject: make run probe\n\nprobe\n' >"$probe/probe.eml"
+{
+  printf 'ClamdSock = %s\nClamdReadTimeout = 5\nSpamdTimeout = 5\n%s\n' "$(lua_quote "$clamd_at")" "$spamc_init"
+  printf 'function filter_begin(e)\n  message_contains_virus_clamd()\n  spam_assassin_check()\nend\n'
+} >"$probe/probe.lua"
+answers=$("$bin/md-worker" test "$probe/probe.eml" --filter "$probe/probe.lua" 2>/dev/null || true)
+rm -rf "$probe"
+use_clamd=0 use_spamd=0
+grep -q '^call: *clamd (message): ok ' <<<"$answers" && use_clamd=1
+grep '^call: *spamd (message): ' <<<"$answers" | grep -qv 'no verdict' && use_spamd=1
+if [ $use_clamd = 1 ]; then
+  echo "make run: virus scanning with clamd at $clamd_at"
+else
+  echo "make run: no clamd answers at $clamd_at: virus scanning off (MD_RUN_CLAMD=socket or host:port to use another)"
+fi
+if [ $use_spamd = 1 ]; then
+  echo "make run: spam scoring with spamd at $spamd_at"
+else
+  echo "make run: no spamd answers at $spamd_at: spam scoring off (MD_RUN_SPAMD=host:port or socket to use another)"
+fi
+
 # The filter only learns the quarantine directory from the filter file
 # itself ($Features{'Path:QUARANTINEDIR'}), so the copy sets it.
 {
   cat "$here/filters/suggested-minimum.lua"
   printf '\n-- Added by make run: quarantined mail goes under %s\n' "$run"
   printf 'Features["Path:QUARANTINEDIR"] = "%s"\n' "$quarantine"
+  if [ $use_clamd = 1 ]; then
+    printf -- '-- Added by make run: clamd answered at %s\n' "$clamd_at"
+    printf 'Features["Virus:CLAMD"] = true\nClamdSock = %s\n' "$(lua_quote "$clamd_at")"
+  fi
+  if [ $use_spamd = 1 ]; then
+    printf -- '-- Added by make run: spamd answered at %s\n' "$spamd_at"
+    printf 'Features["SpamAssassin"] = true\n%s\n' "$spamc_init"
+  fi
 } >"$run/filter.lua.new"
 chmod 644 "$run/filter.lua.new"
 mv "$run/filter.lua.new" "$run/filter.lua"

@@ -143,7 +143,10 @@ func testMakeRunAndDemo(t *testing.T, cred *syscall.Credential) {
 	milterMetrics := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	var logs lockedBuffer
 	script := exec.Command("bash", filepath.Join(root, "deploy", "run-demo.sh"), bin, run)
-	script.Env = append(os.Environ(), "MX_METRICS="+mxMetrics, "MILTER_METRICS="+milterMetrics)
+	// No scanner, whatever this machine runs: TestMakeRunWithScanners
+	// has them.
+	script.Env = append(os.Environ(), "MX_METRICS="+mxMetrics, "MILTER_METRICS="+milterMetrics,
+		"MD_RUN_CLAMD="+filepath.Join(run, "no-clamd.sock"), "MD_RUN_SPAMD="+filepath.Join(run, "no-spamd.sock"))
 	script.Stdout = &logs
 	script.Stderr = &logs
 	if cred != nil {
@@ -478,5 +481,94 @@ func TestMakeRunInPrivateClone(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "make run: stopped") {
 		t.Errorf("make run did not report a clean stop")
+	}
+}
+
+// TestMakeRunWithScanners is `make run` on a machine where clamd and spamd
+// answer (here the harness's, named by MD_RUN_CLAMD and MD_RUN_SPAMD): it
+// says it uses them, its filter copy turns the shipped filter's virus and
+// spam blocks on, and that filter discards EICAR and tags GTUBE. Where
+// nothing answers (TestMakeRunAndDemo) it says the scanning is off.
+func TestMakeRunWithScanners(t *testing.T) {
+	harness.RequireRoot(t)
+	dir := harness.NewTestDir(t)
+	clamd := harness.StartClamd(t, harness.ClamdOptions{Dir: dir})
+	spamd := harness.StartSpamd(t, harness.SpamdOptions{Dir: dir})
+	root := filepath.Join(harness.ModuleRoot(t), "..")
+	run := harness.MkdirOwned(t, filepath.Join(dir, "run"), harness.Account{}, 0o755)
+
+	ports := harness.FreePorts(t, 2)
+	var logs lockedBuffer
+	script := exec.Command("bash", filepath.Join(root, "deploy", "run-demo.sh"), harness.BinDir(t), run)
+	script.Env = append(os.Environ(), fmt.Sprintf("MX_METRICS=127.0.0.1:%d", ports[0]), fmt.Sprintf("MILTER_METRICS=127.0.0.1:%d", ports[1]),
+		"MD_RUN_CLAMD="+clamd.Socket, "MD_RUN_SPAMD="+spamd.Addr)
+	script.Stdout, script.Stderr = &logs, &logs
+	if err := script.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- script.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			script.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(harness.Scale(60 * time.Second)):
+				script.Process.Kill()
+				<-exited
+			}
+		}
+		for _, pid := range processesUnder(filepath.Join(run, "bin")) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			t.Logf("make run output:\n%s", logs.String())
+		}
+	})
+	harness.WaitFor(t, 2*time.Minute, "make run to be up", func() bool {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("run-demo.sh exited (%v) before the milter was ready", err)
+		default:
+		}
+		return strings.Contains(logs.String(), "milter socket for an MTA: unix:")
+	})
+	for _, want := range []string{"make run: virus scanning with clamd at " + clamd.Socket, "make run: spam scoring with spamd at " + spamd.Addr} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("make run does not say %q", want)
+		}
+	}
+
+	// The filter it runs: EICAR discarded, GTUBE tagged.
+	worker := filepath.Join(run, "bin", "md-worker")
+	try := func(name, body string) string {
+		t.Helper()
+		eml := filepath.Join(dir, name+".eml")
+		if err := os.WriteFile(eml, []byte("From: a@example.org\nTo: b@example.com\nSubject: "+name+"\n\n"+body+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(worker, "test", eml, "--filter", filepath.Join(run, "filter.lua"),
+			"--sender", "a@example.org", "--recipient", "b@example.com").Output()
+		if err != nil {
+			t.Fatalf("md-worker test %s: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+	if out := try("eicar", string(harness.EICAR())); !strings.Contains(out, "verdict: discard") {
+		t.Errorf("EICAR through make run's filter:\n%s", out)
+	}
+	if out := try("gtube", harness.GTUBE()); !strings.Contains(out, "X-Spam-Score") {
+		t.Errorf("GTUBE through make run's filter: no X-Spam-Score\n%s", out)
+	}
+
+	syscall.Kill(script.Process.Pid, syscall.SIGINT)
+	select {
+	case <-exited:
+		exited <- nil
+	case <-time.After(harness.Scale(60 * time.Second)):
+		t.Fatalf("make run still running 60 s after Ctrl-C")
 	}
 }
