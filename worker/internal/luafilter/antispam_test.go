@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -200,27 +199,7 @@ end`,
 			syslogLog: []string{"Cannot connect to Rspamd server, the message will be temporarily delayed"},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tw := newTestWorker(t, `function H(n, v) action_add_header("X-" .. n, tostring(v)) end
-`+tc.src)
-			res, dir, err := tw.scanDir(tc.msg)
-			if err != nil {
-				t.Fatalf("scan: %v\nlog:\n%s", err, tw.log)
-			}
-			for _, l := range tc.lines {
-				name, value, _ := strings.Cut(l, " ")
-				if l = name + " " + strings.ReplaceAll(value, " ", "%20"); !hasLine(res, l) {
-					t.Errorf("RESULTS lacks %q:\n%s", l, res)
-				}
-			}
-			for _, s := range tc.syslogLog {
-				if _, err := os.Stat("/dev/log"); err != nil && !strings.Contains(tw.log.String(), s) {
-					t.Errorf("log lacks %q:\n%s", s, tw.log)
-				}
-			}
-			if tc.check != nil {
-				tc.check(t, tw, dir)
-			}
-		})
+		tc.lines = encodedValues(tc.lines)
+		t.Run(tc.name, func(t *testing.T) { runBindingCase(t, tc) })
 	}
 }

@@ -377,51 +377,7 @@ func TestBindings(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tc := range cases {
 		seen[strings.Fields(tc.name)[0]] = true
-		t.Run(tc.name, func(t *testing.T) {
-			// H(name, value) adds header X-<name>: a way to see values.
-			tw := newTestWorker(t, `function H(n, v) action_add_header("X-" .. n, tostring(v)) end
-`+tc.src)
-			res, dir, err := tw.scanDir(tc.msg)
-			if err != nil {
-				t.Fatalf("scan: %v\nlog:\n%s", err, tw.log)
-			}
-			for _, l := range tc.lines {
-				if !hasLine(res, l) {
-					t.Errorf("RESULTS lacks %q:\n%s", l, res)
-				}
-			}
-			for _, l := range tc.noLines {
-				if hasLine(res, l) {
-					t.Errorf("RESULTS has %q:\n%s", l, res)
-				}
-			}
-			body := readFile(dir, "NEWBODY")
-			for _, s := range tc.body {
-				if !strings.Contains(body, s) {
-					t.Errorf("NEWBODY lacks %q:\n%s", s, body)
-				}
-			}
-			for _, s := range tc.notBody {
-				if strings.Contains(body, s) {
-					t.Errorf("NEWBODY has %q:\n%s", s, body)
-				}
-			}
-			want := tc.log
-			if _, err := os.Stat("/dev/log"); err != nil {
-				want = append(want, tc.syslogLog...)
-			}
-			for _, s := range want {
-				if !strings.Contains(tw.log.String(), s) {
-					t.Errorf("log lacks %q:\n%s", s, tw.log)
-				}
-			}
-			if tc.check != nil {
-				tc.check(t, tw, dir)
-			}
-			if !hasLine(res, "F") {
-				t.Errorf("RESULTS does not end with F:\n%s", res)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { runBindingCase(t, tc) })
 	}
 	// Every binding is exercised above (the utilities share the time_str
 	// case).
@@ -592,4 +548,64 @@ func tarOf(names ...string) []byte {
 	}
 	tw.Close()
 	return b.Bytes()
+}
+
+// runBindingCase scans tc.msg with tc.src (and H(name, value), which adds
+// the header X-<name>: a way to see values) and checks what tc expects.
+func runBindingCase(t *testing.T, tc bindingCase) {
+	t.Helper()
+	// H(name, value) adds header X-<name>: a way to see values.
+	tw := newTestWorker(t, `function H(n, v) action_add_header("X-" .. n, tostring(v)) end
+`+tc.src)
+	res, dir, err := tw.scanDir(tc.msg)
+	if err != nil {
+		t.Fatalf("scan: %v\nlog:\n%s", err, tw.log)
+	}
+	for _, l := range tc.lines {
+		if !hasLine(res, l) {
+			t.Errorf("RESULTS lacks %q:\n%s", l, res)
+		}
+	}
+	for _, l := range tc.noLines {
+		if hasLine(res, l) {
+			t.Errorf("RESULTS has %q:\n%s", l, res)
+		}
+	}
+	body := readFile(dir, "NEWBODY")
+	for _, s := range tc.body {
+		if !strings.Contains(body, s) {
+			t.Errorf("NEWBODY lacks %q:\n%s", s, body)
+		}
+	}
+	for _, s := range tc.notBody {
+		if strings.Contains(body, s) {
+			t.Errorf("NEWBODY has %q:\n%s", s, body)
+		}
+	}
+	want := tc.log
+	if _, err := os.Stat("/dev/log"); err != nil {
+		want = append(want, tc.syslogLog...)
+	}
+	for _, s := range want {
+		if !strings.Contains(tw.log.String(), s) {
+			t.Errorf("log lacks %q:\n%s", s, tw.log)
+		}
+	}
+	if tc.check != nil {
+		tc.check(t, tw, dir)
+	}
+	if !hasLine(res, "F") {
+		t.Errorf("RESULTS does not end with F:\n%s", res)
+	}
+}
+
+// encodedValues writes "HX-name a value" lines as RESULTS holds them: the
+// value's blanks percent-encoded.
+func encodedValues(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		name, value, _ := strings.Cut(l, " ")
+		out[i] = name + " " + strings.ReplaceAll(value, " ", "%20")
+	}
+	return out
 }

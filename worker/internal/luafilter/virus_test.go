@@ -135,7 +135,7 @@ end`,
 			lines: []string{"HX-defaults INSTREAM 30 60 ", "HX-msg 1 virus quarantine", "HX-name Fake.Virus",
 				"HX-msgs before;%20clamd%20found%20the%20Fake.Virus%20virus.%0A", "HX-down 999 cannot-execute tempfail",
 				"HX-part- 0 ok ok set%20by%20the%20filter", "HX-part-x.bin 1 virus quarantine Fake.Virus"},
-			log: []string{"QID123: Could not connect to clamd daemon at "},
+			syslogLog: []string{"QID123: Could not connect to clamd daemon at "},
 		},
 		{name: "clamd SCAN", msg: virusMsg,
 			src: `ClamdSock = "` + sock + `" ClamdMode = "scan" ClamdReadTimeout = 2.5
@@ -180,7 +180,7 @@ end`,
 end`,
 			lines: []string{"HX-table 3 ok proceed", "HX-current two%0A", "HX-line 0 ok proceed hello%0A",
 				"HX-shell 999 cannot-execute tempfail", "HX-interpret 1 virus quarantine Named.Virus", "HX-interpret2 2 swerr tempfail"},
-			log: []string{`run_virus_scanner: Unable to execute /bin/echo a | wc: "|" needs a shell`},
+			syslogLog: []string{`run_virus_scanner: Unable to execute /bin/echo a | wc: "|" needs a shell`},
 		},
 		{name: "message_contains_virus", msg: virusMsg,
 			src: `ClamdSock = "` + sock + `"
@@ -199,29 +199,8 @@ end`,
 			lines: []string{"HX-msg 0 ok ok"},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tw := newTestWorker(t, `function H(n, v) action_add_header("X-" .. n, tostring(v)) end
-`+tc.src)
-			res, dir, err := tw.scanDir(tc.msg)
-			if err != nil {
-				t.Fatalf("scan: %v\nlog:\n%s", err, tw.log)
-			}
-			for _, l := range tc.lines {
-				// "HX-name a value": the value's blanks are encoded.
-				name, value, _ := strings.Cut(l, " ")
-				if l = name + " " + strings.ReplaceAll(value, " ", "%20"); !hasLine(res, l) {
-					t.Errorf("RESULTS lacks %q:\n%s", l, res)
-				}
-			}
-			for _, s := range tc.log {
-				if _, err := os.Stat("/dev/log"); err != nil && !strings.Contains(tw.log.String(), s) {
-					t.Errorf("log lacks %q:\n%s", s, tw.log)
-				}
-			}
-			if tc.check != nil {
-				tc.check(t, tw, dir)
-			}
-		})
+		tc.lines = encodedValues(tc.lines)
+		t.Run(tc.name, func(t *testing.T) { runBindingCase(t, tc) })
 	}
 }
 
