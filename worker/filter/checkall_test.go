@@ -38,7 +38,7 @@ func checkAllWorker(t *testing.T, delay [3]time.Duration, rspamdRT rtFunc, begin
 	w, buf := testWorker(t, func(cfg *Config) *Callbacks {
 		cfg.Features["Virus:CLAMD"] = "1"
 		cfg.Clamd.Sock = "clamd.test:3310"
-		cfg.Clamd.Dial = delayedDial(delay[0], "unix", f.sock)
+		cfg.Clamd.Dial = delayedDial(delay[0], "unix", f.Sock)
 		cfg.Spamd.Host = "spamd.test"
 		cfg.Spamd.Dial = delayedDial(delay[1], "unix", sock)
 		cfg.Rspamd.URL = "http://rspamd.test"

@@ -1,21 +1,17 @@
 package filter
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/filter/clamd/clamdtest"
 	"github.com/mdgo/md/worker/message"
 )
 
@@ -28,7 +24,7 @@ import (
 
 // marker stands for a virus: the fake daemon and the fake scanners find
 // it in decoded bodies.
-const marker = "VIRUS-MARKER"
+const marker = clamdtest.Marker
 
 func virusMessage(payload string) string {
 	return "Subject: hello\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"XX\"\n\n--XX\nContent-Type: text/plain\n\nbody text\n" +
@@ -36,100 +32,10 @@ func virusMessage(payload string) string {
 		base64.StdEncoding.EncodeToString([]byte(payload)) + "\n--XX--\n"
 }
 
-// fakeClamd is a Unix-socket clamd that answers PONG, and FOUND for a
-// stream or a SCANned path holding the marker; answer, when set, replaces
-// the scan reply.
-type fakeClamd struct {
-	sock    string
-	answer  string
-	mu      sync.Mutex
-	streams []string
-	cmds    []string
-}
-
-func startFakeClamd(t *testing.T) *fakeClamd {
-	t.Helper()
-	f := &fakeClamd{sock: filepath.Join(t.TempDir(), "clamd.sock")}
-	ln, err := net.Listen("unix", f.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); f.serve(conn) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return f
-}
-
-func (f *fakeClamd) serve(conn net.Conn) {
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(conn)
-	cmd, err := r.ReadString(0)
-	if err != nil {
-		return
-	}
-	cmd = strings.TrimSuffix(cmd, "\x00")
-	f.mu.Lock()
-	f.cmds = append(f.cmds, cmd)
-	f.mu.Unlock()
-	name, data := "stream", ""
-	switch {
-	case cmd == "zPING":
-		conn.Write([]byte("PONG\x00"))
-		return
-	case cmd == "zINSTREAM":
-		var b bytes.Buffer
-		for {
-			var n uint32
-			if binary.Read(r, binary.BigEndian, &n) != nil {
-				return
-			}
-			if n == 0 {
-				break
-			}
-			if _, err := io.CopyN(&b, r, int64(n)); err != nil {
-				return
-			}
-		}
-		data = b.String()
-		f.mu.Lock()
-		f.streams = append(f.streams, data)
-		f.mu.Unlock()
-	case strings.HasPrefix(cmd, "zSCAN "):
-		name = strings.TrimPrefix(cmd, "zSCAN ")
-		filepath.Walk(name, func(path string, fi os.FileInfo, err error) error {
-			if err == nil && fi.Mode().IsRegular() {
-				b, _ := os.ReadFile(path)
-				data += string(b)
-			}
-			return nil
-		})
-	}
-	switch {
-	case f.answer != "":
-		conn.Write([]byte(f.answer))
-	case strings.Contains(data, marker):
-		conn.Write([]byte(name + ": Fake.Virus.UNOFFICIAL FOUND\x00"))
-	default:
-		conn.Write([]byte(name + ": OK\x00"))
-	}
-}
-
-func (f *fakeClamd) got() (cmds []string, streams []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.cmds...), append([]string(nil), f.streams...)
+// startFakeClamd is the stand-in clamd of package clamdtest, reporting
+// Fake.Virus.UNOFFICIAL.
+func startFakeClamd(t *testing.T) *clamdtest.Server {
+	return clamdtest.Start(t, "Fake.Virus.UNOFFICIAL")
 }
 
 // fakeScanner writes a program that records its arguments in a file named
@@ -191,7 +97,7 @@ func TestMessageContainsVirusClamd(t *testing.T) {
 		cfg.Clamd.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dialled = append(dialled, network+" "+addr)
 			if addr == "clamd.example:3310" {
-				network, addr = "unix", f.sock
+				network, addr = "unix", f.Sock
 			}
 			var d net.Dialer
 			return d.DialContext(ctx, network, addr)
@@ -208,7 +114,7 @@ func TestMessageContainsVirusClamd(t *testing.T) {
 	if len(dialled) != 4 || dialled[0] != "tcp clamd.example:3310" || !strings.HasSuffix(dialled[3], "/no.sock") || !strings.HasPrefix(dialled[3], "unix ") {
 		t.Errorf("dialled %q", dialled)
 	}
-	cmds, streams := f.got()
+	cmds, streams := f.Got()
 	if strings.Join(cmds, "|") != "zPING|zINSTREAM|zINSTREAM" || len(streams) != 2 || streams[0] != "body text" || streams[1] != "payload with "+marker {
 		t.Errorf("commands %q, streams %q", cmds, streams)
 	}
@@ -218,14 +124,14 @@ func TestMessageContainsVirusClamd(t *testing.T) {
 
 	// Clean, with INPUTMBOX in Work: three streams.
 	f2 := startFakeClamd(t)
-	scanWith(t, func(cfg *Config) { cfg.Clamd.Sock = f2.sock }, virusMessage("clean payload"), func(c *Context, _ *message.Part) {
+	scanWith(t, func(cfg *Config) { cfg.Clamd.Sock = f2.Sock }, virusMessage("clean payload"), func(c *Context, _ *message.Part) {
 		c.MdCopyOrigMsgToWorkDirAsMboxFile()
 		wantVirus(t, c.MessageContainsVirusClamd(""), 0, "ok", "ok")
 		if c.VirusName != "" || c.VirusScannerMessages != "" {
 			t.Errorf("VirusName %q, VirusScannerMessages %q", c.VirusName, c.VirusScannerMessages)
 		}
 	})
-	if _, streams := f2.got(); len(streams) != 3 || !strings.HasPrefix(streams[2], "From ") {
+	if _, streams := f2.Got(); len(streams) != 3 || !strings.HasPrefix(streams[2], "From ") {
 		t.Errorf("streams %q", streams)
 	}
 }
@@ -235,19 +141,19 @@ func TestMessageContainsVirusClamd(t *testing.T) {
 func TestEntityContainsVirusClamd(t *testing.T) {
 	f := startFakeClamd(t)
 	scanWith(t, nil, virusMessage(marker), func(c *Context, top *message.Part) {
-		wantVirus(t, c.EntityContainsVirusClamd(top, f.sock), 0, "ok", "ok")
-		wantVirus(t, c.EntityContainsVirusClamd(top.Parts()[0], f.sock), 0, "ok", "ok")
+		wantVirus(t, c.EntityContainsVirusClamd(top, f.Sock), 0, "ok", "ok")
+		wantVirus(t, c.EntityContainsVirusClamd(top.Parts()[0], f.Sock), 0, "ok", "ok")
 		// The multipart/mixed under the wrapper: ok without a connection.
 		kids := top.Parts()
 		for len(kids) == 1 && kids[0].IsMultipart() {
 			kids = kids[0].Parts()
 		}
-		wantVirus(t, c.EntityContainsVirusClamd(kids[1], f.sock), 1, "virus", "quarantine")
+		wantVirus(t, c.EntityContainsVirusClamd(kids[1], f.Sock), 1, "virus", "quarantine")
 		if c.VirusName != "Fake.Virus.UNOFFICIAL" {
 			t.Errorf("VirusName %q", c.VirusName)
 		}
 	})
-	if cmds, _ := f.got(); strings.Join(cmds, "|") != "zINSTREAM|zINSTREAM" {
+	if cmds, _ := f.Got(); strings.Join(cmds, "|") != "zINSTREAM|zINSTREAM" {
 		t.Errorf("commands %q", cmds)
 	}
 }
@@ -257,7 +163,7 @@ func TestEntityContainsVirusClamd(t *testing.T) {
 func TestClamdScanMode(t *testing.T) {
 	f := startFakeClamd(t)
 	var work string
-	scanWith(t, func(cfg *Config) { cfg.Clamd.Sock, cfg.Clamd.Mode = f.sock, clamd.Scan }, virusMessage(marker), func(c *Context, top *message.Part) {
+	scanWith(t, func(cfg *Config) { cfg.Clamd.Sock, cfg.Clamd.Mode = f.Sock, clamd.Scan }, virusMessage(marker), func(c *Context, top *message.Part) {
 		work = filepath.Join(c.CWD, "Work")
 		wantVirus(t, c.MessageContainsVirusClamd(""), 1, "virus", "quarantine")
 		leaves := message.CollectParts(top, false)
@@ -272,7 +178,7 @@ func TestClamdScanMode(t *testing.T) {
 			}
 		}
 	})
-	cmds, _ := f.got()
+	cmds, _ := f.Got()
 	if len(cmds) != 3 || cmds[0] != "zPING" || cmds[1] != "zSCAN "+work || cmds[2] != "zSCAN "+work+"/part-1.bin" {
 		t.Errorf("commands %q", cmds)
 	}
@@ -294,10 +200,10 @@ func TestClamdOutsideMessage(t *testing.T) {
 // Virus:CLAMAV is set, as the original does.
 func TestClamdZipFallback(t *testing.T) {
 	f := startFakeClamd(t)
-	f.answer = "stream: Zip module failure ERROR\x00"
+	f.SetAnswer("stream: Zip module failure ERROR\x00")
 	clamscan, calls := fakeScanner(t, "clamscan", 0)
 	log := scanWith(t, func(cfg *Config) {
-		cfg.Clamd.Sock = f.sock
+		cfg.Clamd.Sock = f.Sock
 		cfg.Features["Virus:CLAMAV"] = clamscan
 	}, virusMessage(marker), func(c *Context, _ *message.Part) {
 		wantVirus(t, c.MessageContainsVirusClamd(""), 1, "virus", "quarantine")
@@ -445,7 +351,7 @@ func TestMessageContainsVirus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bc, sc := countCalls(brokenCalls), countCalls(scanCalls)
 			log := scanWith(t, func(cfg *Config) {
-				cfg.Clamd.Sock = f.sock
+				cfg.Clamd.Sock = f.Sock
 				for k, v := range tc.features {
 					cfg.Features[k] = v
 				}

@@ -1,18 +1,14 @@
 package luafilter
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/base64"
-	"encoding/binary"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdgo/md/worker/filter/clamd/clamdtest"
 )
 
 // The virus-scanner bindings reach package filter's methods (whose own
@@ -22,7 +18,7 @@ import (
 // a real Unix socket, clamdscan and clamscan fake programs; the real ones
 // are exercised by integration/clamd_test.go.
 
-const virusMarker = "VIRUS-MARKER"
+const virusMarker = clamdtest.Marker
 
 // virusMsg has a text part and an attachment holding the marker.
 var virusMsg = "From: sender@example.com\nTo: rcpt@example.org\nSubject: Hello there\nMIME-Version: 1.0\n" +
@@ -30,73 +26,9 @@ var virusMsg = "From: sender@example.com\nTo: rcpt@example.org\nSubject: Hello t
 	"--B\nContent-Type: application/octet-stream; name=\"x.bin\"\nContent-Disposition: attachment; filename=\"x.bin\"\nContent-Transfer-Encoding: base64\n\n" +
 	base64.StdEncoding.EncodeToString([]byte("bytes with "+virusMarker)) + "\n--B--\n"
 
-// fakeClamd serves clamd's PING, INSTREAM and SCAN on a Unix socket and
-// returns its path: FOUND for bytes holding the marker, else OK.
-func fakeClamd(t *testing.T) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "clamd.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	serve := func(conn net.Conn) {
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(conn)
-		cmd, err := r.ReadString(0)
-		if err != nil {
-			return
-		}
-		name, data := "stream", []byte(nil)
-		switch cmd = strings.TrimSuffix(cmd, "\x00"); {
-		case cmd == "zPING":
-			conn.Write([]byte("PONG\x00"))
-			return
-		case cmd == "zINSTREAM":
-			var b bytes.Buffer
-			for {
-				var n uint32
-				if binary.Read(r, binary.BigEndian, &n) != nil {
-					return
-				}
-				if n == 0 {
-					break
-				}
-				io.CopyN(&b, r, int64(n))
-			}
-			data = b.Bytes()
-		case strings.HasPrefix(cmd, "zSCAN "):
-			name = strings.TrimPrefix(cmd, "zSCAN ")
-			filepath.Walk(name, func(path string, fi os.FileInfo, err error) error {
-				if err == nil && fi.Mode().IsRegular() {
-					b, _ := os.ReadFile(path)
-					data = append(data, b...)
-				}
-				return nil
-			})
-		}
-		if bytes.Contains(data, []byte(virusMarker)) {
-			conn.Write([]byte(name + ": Fake.Virus FOUND\x00"))
-		} else {
-			conn.Write([]byte(name + ": OK\x00"))
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); serve(conn) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return sock
-}
+// fakeClamd serves the stand-in clamd of package clamdtest, reporting
+// Fake.Virus, and returns its socket.
+func fakeClamd(t *testing.T) string { return clamdtest.Start(t, "Fake.Virus").Sock }
 
 // fakeClamscan writes a program that prints "<file>: Fake.Virus FOUND"
 // and exits 1 when its last argument holds the marker, else exits 0.
