@@ -174,21 +174,8 @@ func control(t *testing.T, socket, cmd string) string {
 func TestPostfixProductStackClamd(t *testing.T) {
 	dir := harness.NewTestDir(t)
 	clamd := harness.StartClamd(t, harness.ClamdOptions{Dir: dir})
-	shipped, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "..", "deploy", "filters", "suggested-minimum.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	filter := filepath.Join(dir, "suggested-minimum-clamd.lua")
 	turnOn := fmt.Sprintf("\n-- Added by the test: the virus scan through clamd.\nFeatures[\"Virus:CLAMD\"] = true\nClamdSock = %q\n", clamd.Socket)
-	if err := os.WriteFile(filter, append(shipped, turnOn...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
-		Milter:      harness.MDBinary(t, "md-milterd"),
-		Worker:      harness.MDBinary(t, "md-worker"),
-		Filter:      filter,
-	})
+	stack := startShippedStack(t, dir, "clamd", turnOn)
 	from := "tester@" + harness.Domain
 	to := "alice@" + harness.Domain
 	attachment := func(subject string, content []byte) *harness.Message {
@@ -241,21 +228,8 @@ func TestPostfixProductStackClamd(t *testing.T) {
 func TestPostfixProductStackSpamd(t *testing.T) {
 	dir := harness.NewTestDir(t)
 	spamd := harness.StartSpamd(t, harness.SpamdOptions{Dir: dir})
-	shipped, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "..", "deploy", "filters", "suggested-minimum.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	filter := filepath.Join(dir, "suggested-minimum-spamd.lua")
 	turnOn := fmt.Sprintf("\n-- Added by the test: SpamAssassin through spamd.\nFeatures[\"SpamAssassin\"] = true\nmd_spamc_init(%q, %d)\n", spamd.Host, spamd.Port)
-	if err := os.WriteFile(filter, append(shipped, turnOn...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
-		Milter:      harness.MDBinary(t, "md-milterd"),
-		Worker:      harness.MDBinary(t, "md-worker"),
-		Filter:      filter,
-	})
+	stack := startShippedStack(t, dir, "spamd", turnOn)
 	from := "tester@" + harness.Domain
 	to := "alice@" + harness.Domain
 	send := func(subject, body string) *harness.Delivered {
@@ -288,4 +262,25 @@ func TestPostfixProductStackSpamd(t *testing.T) {
 	if !strings.Contains(stack.Multiplexor.Log(), "the message is not checked for spam") {
 		t.Errorf("with spamd stopped: no log line says the message was not checked; multiplexor log:\n%s", stack.Multiplexor.Log())
 	}
+}
+
+// startShippedStack starts the Go stack behind Postfix with the shipped
+// filter followed by lines, as an administrator turns its integrations on
+// (the copy is dir/suggested-minimum-NAME.lua).
+func startShippedStack(t *testing.T, dir, name, lines string) *harness.Stack {
+	t.Helper()
+	shipped, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "..", "deploy", "filters", "suggested-minimum.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := filepath.Join(dir, "suggested-minimum-"+name+".lua")
+	if err := os.WriteFile(filter, append(shipped, lines...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return harness.StartStack(t, harness.StackOptions{
+		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
+		Milter:      harness.MDBinary(t, "md-milterd"),
+		Worker:      harness.MDBinary(t, "md-worker"),
+		Filter:      filter,
+	})
 }
