@@ -329,17 +329,20 @@ func TestClamdCommandLineScanners(t *testing.T) {
 // md-worker running testdata/clamd.lua with clamd over its Unix socket:
 // EICAR is rejected at the end of DATA with the filter's reply and
 // quarantined, clean mail is delivered, and once clamd is stopped mail is
-// tempfailed (451): the sending MTA keeps it and retries.
+// tempfailed (451): the sending MTA keeps it and retries. md-multiplexor's
+// /metrics counts the three clamd calls: a hit, a clean one, an error.
 func TestClamdStack(t *testing.T) {
 	dir := harness.NewTestDir(t)
 	c := harness.StartClamd(t, harness.ClamdOptions{Dir: dir})
 	q := harness.MkdirOwned(t, filepath.Join(dir, "quarantine"), harness.LookupUser(t, harness.DefangUser, "mimedefang"), 0o700)
 	filter := clamdFilter(t, dir, "clamd.lua", "ClamdSock = "+lua(c.Socket), `Scan = "message"`, `Features["Path:QUARANTINEDIR"] = `+lua(q))
+	metricsArgs, metrics := metricsListen(t)
 	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
-		Milter:      harness.MDBinary(t, "md-milterd"),
-		Worker:      harness.MDBinary(t, "md-worker"),
-		Filter:      filter,
+		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
+		Milter:          harness.MDBinary(t, "md-milterd"),
+		Worker:          harness.MDBinary(t, "md-worker"),
+		Filter:          filter,
+		MultiplexorArgs: metricsArgs,
 	})
 
 	res := stack.Send(t, virusMail("eicar through the stack", harness.EICAR()))
@@ -367,4 +370,5 @@ func TestClamdStack(t *testing.T) {
 			t.Errorf("delivered %q", m.Header.Get("Subject"))
 		}
 	}
+	expectIntegrationCalls(t, metrics, "clamd", map[string]float64{"hit": 1, "clean": 1, "error": 1})
 }

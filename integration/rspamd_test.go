@@ -104,11 +104,13 @@ func TestRspamdStack(t *testing.T) {
 	dir := harness.NewTestDir(t)
 	r := harness.StartRspamd(t, harness.RspamdOptions{Dir: dir})
 	filter := rspamdFilter(t, dir, "rspamd.lua", "RspamdURL = "+lua(r.URL))
+	metricsArgs, metrics := metricsListen(t)
 	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor: harness.MDBinary(t, "md-multiplexor"),
-		Milter:      harness.MDBinary(t, "md-milterd"),
-		Worker:      harness.MDBinary(t, "md-worker"),
-		Filter:      filter,
+		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
+		Milter:          harness.MDBinary(t, "md-milterd"),
+		Worker:          harness.MDBinary(t, "md-worker"),
+		Filter:          filter,
+		MultiplexorArgs: metricsArgs,
 	})
 	res := stack.Send(t, spamMail("GTUBE through the stack", harness.GTUBE()))
 	if res.Stage != harness.StageMessage || res.Reply.Code != 554 || !strings.Contains(res.Reply.String(), "Message rejected as spam") {
@@ -130,4 +132,5 @@ func TestRspamdStack(t *testing.T) {
 			t.Errorf("delivered %q with X-Spam-Action %q, X-Spam-Score %q", m.Header.Get("Subject"), m.Header.Get("X-Spam-Action"), m.Header.Get("X-Spam-Score"))
 		}
 	}
+	expectIntegrationCalls(t, metrics, "rspamd", map[string]float64{"hit": 1, "clean": 1, "error": 1})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter/rspamd"
 	"github.com/mdgo/md/worker/filter/spamd"
 )
@@ -68,7 +69,7 @@ func (c *Context) MdSpamcCheck(client *SpamcClient) SpamResult {
 	}
 	start := time.Now()
 	res := c.spamdClient(client.Config).Report(c.ctx(), msg)
-	c.noteCall("spamd", "message (REPORT)", spamOutcome(res), start)
+	c.noteCall("spamd", "message (REPORT)", spamOutcome(res), spamResult(res), start)
 	return res
 }
 
@@ -130,7 +131,7 @@ func (c *Context) SpamAssassinStatus(config string) SpamResult {
 	}
 	start := time.Now()
 	res := c.spamdClient(cfg).Check(c.ctx(), msg)
-	c.noteCall("spamd", "message", spamOutcome(res), start)
+	c.noteCall("spamd", "message", spamOutcome(res), spamResult(res), start)
 	return res
 }
 
@@ -227,11 +228,14 @@ func (c *Context) RspamdCheck(url string) RspamdResult {
 	}
 	start := time.Now()
 	res := client.Check(c.ctx(), url, f, env)
-	outcome := "no verdict: soft reject"
+	outcome, result := "no verdict: soft reject", proto.CallError
 	if res.OK {
-		outcome = fmt.Sprintf("%g/%g, action %q, spam %s", res.Hits, res.Required, res.Action, res.IsSpam)
+		outcome, result = fmt.Sprintf("%g/%g, action %q, spam %s", res.Hits, res.Required, res.Action, res.IsSpam), proto.CallClean
+		if res.IsSpam == "true" {
+			result = proto.CallHit
+		}
 	}
-	c.noteCall("rspamd", "message", outcome, start)
+	c.noteCall("rspamd", "message", outcome, result, start)
 	return res
 }
 

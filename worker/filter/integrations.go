@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter/smtpcheck"
 )
 
@@ -49,7 +50,15 @@ func (r SMTPResult) Values() []any { return smtpcheck.Result(r).Values() }
 func (c *Context) MdCheckAgainstSMTPServer(sender, recip, helo, server string, port int) SMTPResult {
 	start := time.Now()
 	res := SMTPResult(c.smtpCheck().Check(c.ctx(), sender, recip, helo, server, port))
-	c.noteCall("smtp", recip+" at "+server, strings.TrimSpace(strings.Join([]string{res.Verdict, res.Code, res.DSN, res.Text}, " ")), start)
+	// A refusal is a hit; no answer, or only a temporary one, an error.
+	result := proto.CallHit
+	switch {
+	case res.Verdict == "CONTINUE":
+		result = proto.CallClean
+	case res.Verdict == "TEMPFAIL" || res.Code == "" && res.DSN == "":
+		result = proto.CallError
+	}
+	c.noteCall("smtp", recip+" at "+server, strings.TrimSpace(strings.Join([]string{res.Verdict, res.Code, res.DSN, res.Text}, " ")), result, start)
 	return res
 }
 

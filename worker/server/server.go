@@ -64,6 +64,11 @@ type Options struct {
 	// LookupAddr resolves the address of a COMMANDS J line. Nil: the
 	// system resolver.
 	LookupAddr func(ip string) (string, bool)
+	// Calls receives a line (proto.AppendCall) for each question the
+	// filter puts to a network integration, each in one Write. Nil: none;
+	// Run then uses CallsFromEnv, the descriptor md-multiplexor names
+	// when it serves metrics.
+	Calls io.Writer
 }
 
 // ErrHeapLimit is returned by Serve after a request that outgrew
@@ -266,6 +271,7 @@ func NewWorker(cb *filter.Callbacks, opts Options) *filter.Worker {
 		StatusTags: opts.StatusTags,
 		Chdir:      opts.Chdir,
 		LookupAddr: opts.LookupAddr,
+		OnCall:     callsHook(opts.Calls),
 	})
 }
 
@@ -278,6 +284,11 @@ func NewWorker(cb *filter.Callbacks, opts Options) *filter.Worker {
 func Run(cb *filter.Callbacks, opts Options) int {
 	if opts.Stdout == nil {
 		opts.Stdout = guardStdout()
+	}
+	if opts.Calls == nil {
+		if cw := CallsFromEnv(func(format string, args ...any) { logf(opts, format, args...) }); cw != nil {
+			opts.Calls = cw
+		}
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

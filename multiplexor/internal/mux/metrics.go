@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mdgo/md/proto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -30,6 +31,14 @@ type metrics struct {
 
 	counters   sync.Map // requestKey -> prometheus.Counter
 	durationBy [cmdOther + 1]prometheus.Observer
+
+	// Integration calls reported by the workers (calls.go).
+	intRequests *prometheus.CounterVec
+	intErrors   *prometheus.CounterVec
+	intDuration *prometheus.HistogramVec
+	intRejected prometheus.Counter
+	intMu       sync.Mutex
+	intSeen     map[string]bool
 }
 
 func newMetrics(s *Server) *metrics {
@@ -67,9 +76,50 @@ func newMetrics(s *Server) *metrics {
 	for t := range m.durationBy {
 		m.durationBy[t] = m.duration.WithLabelValues(cmdType(t).String())
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.queueGauge, m.waitHist, m.starts, m.exits, m.refused, &poolCollector{s: s})
+	m.intRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricsPrefix + "integration_requests_total",
+		Help: "Questions the workers' filters put to a network integration (clamd, clamdscan, clamscan, spamd, rspamd, smtp ...), by result: clean (nothing found), hit (virus, spam, refused recipient), error (no usable answer: down, timed out, garbage).",
+	}, []string{"integration", "result"})
+	m.intErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricsPrefix + "integration_errors_total",
+		Help: "Integration calls that got no usable answer (the result=error requests): the message was tempfailed or passed as the filter decides.",
+	}, []string{"integration"})
+	m.intDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    metricsPrefix + "integration_duration_seconds",
+		Help:    "Wall time of each integration call, as the worker measured it.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"integration"})
+	m.intRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: metricsPrefix + "integration_lines_rejected_total",
+		Help: "Lines on the workers' integration-call pipe that were not call lines, or named an integration past the first 32.",
+	})
+	m.intSeen = map[string]bool{}
+	m.reg.MustRegister(m.requests, m.duration, m.queueGauge, m.waitHist, m.starts, m.exits, m.refused,
+		m.intRequests, m.intErrors, m.intDuration, m.intRejected, &poolCollector{s: s})
 	return m
 }
+
+// call counts one integration call; false when its integration would be
+// one label value too many.
+func (m *metrics) call(c proto.Call) bool {
+	m.intMu.Lock()
+	if !m.intSeen[c.Integration] {
+		if len(m.intSeen) >= maxIntegrations {
+			m.intMu.Unlock()
+			return false
+		}
+		m.intSeen[c.Integration] = true
+	}
+	m.intMu.Unlock()
+	m.intRequests.WithLabelValues(c.Integration, c.Result).Inc()
+	if c.Result == proto.CallError {
+		m.intErrors.WithLabelValues(c.Integration).Inc()
+	}
+	m.intDuration.WithLabelValues(c.Integration).Observe(c.Seconds)
+	return true
+}
+
+func (m *metrics) callRejected() { m.intRejected.Inc() }
 
 // request counts one request. The label lookups are cached, since this runs
 // for every request.

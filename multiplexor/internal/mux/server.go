@@ -50,6 +50,10 @@ type Server struct {
 	unprivSem chan struct{}
 	httpSrv   *http.Server
 
+	callsR net.Conn // the integration-call socket (calls.go); nil without metrics
+	callsW *os.File // its end the workers get
+	workerEnv      []string // workers' environment; nil: the multiplexor's
+
 	// Now is the clock; tests may replace it. nil means time.Now.
 	Now func() time.Time
 }
@@ -109,6 +113,9 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer s.stats.close()
+	if err := s.openCalls(); err != nil {
+		return fmt.Errorf("mux: the integration-call pipe: %w", err)
+	}
 
 	network, path, err := parseSocketSpec(s.cfg.Socket)
 	if err == nil && network != "unix" {
@@ -441,6 +448,7 @@ func (s *Server) shutdown() {
 		s.mu.Unlock()
 	}
 	s.waitAllStopped(2 * time.Second)
+	s.closeCalls()
 	if s.notifier != nil {
 		s.notifier.close()
 	}

@@ -133,9 +133,11 @@ func (s *Server) activateLocked(w *worker, reason string) error {
 		Stdout: outW,
 		Stderr: errW,
 	}
+	var extra []*os.File
 	if stW != nil {
-		cmd.ExtraFiles = []*os.File{stW}
+		extra = []*os.File{stW}
 	}
+	cmd.ExtraFiles, cmd.Env = s.callsFiles(extra)
 	err = cmd.Start()
 	closeAll(inR, outW, errW, stW)
 	if err != nil {

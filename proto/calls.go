@@ -1,0 +1,111 @@
+package proto
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Integration calls: the line a worker writes, out of band, for each
+// question it put to a network integration (clamd, spamd, rspamd, the SMTP
+// call-out, DNS ...), so that md-multiplexor can count them in its
+// Prometheus metrics. This is ours, not the original's: mimedefang.pl and
+// mimedefang-multiplexor have no such channel.
+//
+// The multiplexor opens one Unix datagram socket pair for all its workers
+// and hands one end to each worker it starts, naming the descriptor in the
+// environment variable CallsFDEnv. A worker that does not know the
+// variable (mimedefang.pl) ignores the descriptor. Each call is one
+// datagram holding one line,
+//
+//	call INTEGRATION RESULT SECONDS\n
+//
+// of at most CallLineMax bytes, so calls from several workers never mix.
+// A worker never waits on the socket (MSG_DONTWAIT): when the multiplexor
+// is behind, the call is dropped, not the message delayed.
+
+// CallsFDEnv names the worker's descriptor for call lines; empty or unset
+// means none.
+const CallsFDEnv = "MD_CALLS_FD"
+
+// CallLineMax bounds a call line, well under PIPE_BUF (4096 on Linux).
+const CallLineMax = 128
+
+// Results of an integration call.
+const (
+	CallClean = "clean" // the daemon answered: nothing found
+	CallHit   = "hit"   // the daemon answered: virus, spam, refused recipient ...
+	CallError = "error" // no usable answer: down, timed out, garbage, scanner error
+)
+
+// Call is one integration call as the line carries it.
+type Call struct {
+	Integration string  // [a-z0-9_]{1,32}: "clamd", "spamd", "rspamd", "smtp" ...
+	Result      string  // CallClean, CallHit or CallError
+	Seconds     float64 // wall time of the call
+}
+
+// ErrBadCall is returned by ParseCall for a line that is not a call line.
+var ErrBadCall = errors.New("not a call line")
+
+// AppendCall appends c's line, newline included, to b. It returns b
+// unchanged when c would not parse back (a bad name, result or time).
+func AppendCall(b []byte, c Call) []byte {
+	if !validCall(c) {
+		return b
+	}
+	b = append(b, "call "...)
+	b = append(b, c.Integration...)
+	b = append(b, ' ')
+	b = append(b, c.Result...)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, c.Seconds, 'f', 6, 64)
+	return append(b, '\n')
+}
+
+// ParseCall reads one call line, with or without its newline.
+func ParseCall(line []byte) (Call, error) {
+	if len(line) > CallLineMax {
+		return Call{}, ErrBadCall
+	}
+	s := strings.TrimSuffix(string(line), "\n")
+	f := strings.Split(s, " ")
+	if len(f) != 4 || f[0] != "call" {
+		return Call{}, ErrBadCall
+	}
+	sec, err := strconv.ParseFloat(f[3], 64)
+	if err != nil {
+		return Call{}, ErrBadCall
+	}
+	c := Call{Integration: f[1], Result: f[2], Seconds: sec}
+	if !validCall(c) {
+		return Call{}, ErrBadCall
+	}
+	return c, nil
+}
+
+func validCall(c Call) bool {
+	switch c.Result {
+	case CallClean, CallHit, CallError:
+	default:
+		return false
+	}
+	if math.IsNaN(c.Seconds) || c.Seconds < 0 || c.Seconds > 1e6 {
+		return false
+	}
+	return validIntegration(c.Integration)
+}
+
+func validIntegration(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if (ch < 'a' || ch > 'z') && (ch < '0' || ch > '9') && ch != '_' {
+			return false
+		}
+	}
+	return true
+}
