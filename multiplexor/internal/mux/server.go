@@ -50,9 +50,9 @@ type Server struct {
 	unprivSem chan struct{}
 	httpSrv   *http.Server
 
-	callsR net.Conn // the integration-call socket (calls.go); nil without metrics
-	callsW *os.File // its end the workers get
-	workerEnv      []string // workers' environment; nil: the multiplexor's
+	callsR    net.Conn // the integration-call socket (calls.go); nil without metrics
+	callsW    *os.File // its end the workers get
+	workerEnv []string // workers' environment; nil: the multiplexor's
 
 	// Now is the clock; tests may replace it. nil means time.Now.
 	Now func() time.Time
