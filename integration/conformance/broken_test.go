@@ -20,6 +20,7 @@ import (
 	"time"
 
 	mdmessage "github.com/mdgo/md/worker/message"
+	"github.com/mdgo/md/worker/workdir"
 )
 
 // TestBrokenMIME is the differential test of broken MIME (issue #10): a
@@ -176,6 +177,10 @@ var deviations = map[string]string{
 	"md-worker-parses-attached-message": "A message/* part of another type than rfc822 (message/global, a " +
 		"garbled \"message/\\0rfc822\", ...) is a leaf for MIME-tools; mail clients parse it as an attached " +
 		"message, and so does md-worker, so its filter sees (and the policy drops) the attachments inside.",
+	"md-worker-takes-container-name-off": "The message header names a file on the message's own multipart " +
+		"container (a Content-Disposition filename, a Content-Type name), which neither filter sees (the part walk " +
+		"starts below the top entity) and which readers show when they take the container for an attachment; " +
+		"md-worker deletes the name from the message header, mimedefang.pl delivers it.",
 	"md-worker-sees-hidden-name": "A part carries a dangerous name that MIME-tools does not give mimedefang.pl's filter " +
 		"(a repeated field or parameter, a malformed field, a value with an unterminated quote, a bad token or a fold, " +
 		"a field behind a bare CR, a name Windows saves without its trailing dots or blanks): md-worker's re_match " +
@@ -190,16 +195,21 @@ var deviations = map[string]string{
 // Content-Type name) or only once Windows trims it, and whether a part's
 // header needed a repair.
 type inputFacts struct {
-	attachedMessage, hiddenDangerousName, repaired bool
+	attachedMessage, hiddenDangerousName, repaired, containerName bool
 }
 
+// readInput reads raw as md-worker gets it: INPUTMSG as the milter spools
+// it (the header ends at its first line that is not a field, as the MTA
+// ends it; repeated Content-Type fields left out).
 func readInput(raw []byte) inputFacts {
 	var f inputFacts
-	m, err := mdmessage.Parse(raw, mdmessage.Limits{})
+	m, err := mdmessage.Parse(workdir.Files(raw, "broken", "NOQUEUE")["INPUTMSG"], mdmessage.Limits{})
 	if err != nil {
 		return f
 	}
 	f.repaired = len(m.RepairedParts()) > 0
+	del, _, changeCT := m.TopNameEdits()
+	f.containerName = len(del) > 0 || changeCT
 	mdmessage.Walk(m.Top(), func(p *mdmessage.Part, _ int) bool {
 		switch t := p.Type(); {
 		case !p.IsMultipart() || !strings.HasPrefix(t, "message/"):
@@ -398,6 +408,8 @@ func (c *brokenCase) category() string {
 		return "md-worker-sees-hidden-name"
 	case f.repaired:
 		return "repaired-part-normalized"
+	case f.containerName:
+		return "md-worker-takes-container-name-off"
 	}
 	return ""
 }

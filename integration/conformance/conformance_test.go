@@ -100,6 +100,11 @@ var knownDifferences = map[string]map[string]string{
 		"tree":      reasonAllNames,
 		"wire":      reasonAllNames + " mimedefang.pl delivers the message unchanged; md-worker writes a new body.",
 	},
+	"c37-container-name.eml": {
+		"content": reasonContainerName,
+		"tree":    reasonContainerName,
+		"wire":    reasonContainerName + " The wire listing shows the container as written anew: its header changed.",
+	},
 	"corpus_33-garbage-ct.eml": {
 		"tree": reasonLenientNames + " Here name=foo bar.exe, which MIME-tools reads as \"foo\".",
 		"wire": reasonLenientNames + " Here name=foo bar.exe, which MIME-tools reads as \"foo\".",
@@ -177,6 +182,10 @@ const (
 	reasonAllNames = "A part names a second file in a repeated Content-Type or Content-Disposition field, which " +
 		"MIME-tools ignores and some mail clients use: md-worker's re_match sees every name, so the " +
 		"dangerous one is dropped; a part kept is delivered with one field of each kind."
+	reasonContainerName = "The message header names a file on the message's own multipart container, which no " +
+		"filter sees (the part walk starts below the top entity) and readers that take the container for an " +
+		"attachment show: md-worker deletes the Content-Disposition and the Content-Type's name parameters " +
+		"(docs/compatibility.md, broken MIME rule 4); mimedefang.pl delivers them."
 	reasonLenientNames = "A file name parameter that MIME-tools cuts short or cannot read (a bad token, an " +
 		"unterminated quote) is read in full by lenient mail clients; md-worker's re_match also matches that " +
 		"reading, so the dangerous name is dropped and the warning lists one more part."
@@ -242,6 +251,9 @@ var perlExpectations = map[string][]string{
 	"c35-warning-utf8-name.eml": {"filename=\"warning1.txt\"", "text/plain disposition=inline charset= filename=\"warning1.txt\""},
 	// ... and sees only the first of two names.
 	"c36-two-dispositions.eml": {"rewritten: false", "\"safe.txt\" \".txt\"", "filename=\"safe.txt\" sha"},
+	// Beyond the issue: a name on the message's own container, which no
+	// filter sees, is delivered.
+	"c37-container-name.eml": {"rewritten: false", "0 multipart/mixed disposition=attachment charset= filename=\"screen.scr\""},
 }
 
 // workerExpectations are what md-worker must do with a message, checked on
@@ -262,6 +274,8 @@ var workerExpectations = map[string][]string{
 	"c35-warning-utf8-name.eml": {"text/plain disposition=inline charset=utf-8 filename=\"warning1.txt\"",
 		"Content-Type: text/plain; charset=utf-8; name=\"warning1.txt\""},
 	"c36-two-dispositions.eml": {"rewritten: true", "filename=\"warning1.txt\"", "!evil.exe", "!safe.txt\" sha"},
+	"c37-container-name.eml": {"rewritten: false", "!screen.scr", "!evil.exe",
+		"0 multipart/mixed disposition= charset= filename=\"\""},
 }
 
 // message is one corpus message.

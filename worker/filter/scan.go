@@ -134,6 +134,16 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 		c.Logf("MIME repair: deleting %s header %d of the message: only the first is read", f.Name, n)
 		c.ActionDeleteHeader(f.Name, n)
 	}
+	if del, ct, changeCT := msg.TopNameEdits(); len(del) > 0 || changeCT {
+		c.Logf("MIME repair: the message header names a file on the message's own container, which the filter never sees: taking the name off")
+		for _, f := range del {
+			n, _ := strconv.Atoi(f.Value)
+			c.ActionDeleteHeader(f.Name, n)
+		}
+		if changeCT {
+			c.ActionChangeHeader("Content-Type", ct, 1)
+		}
+	}
 	repaired := msg.RepairedParts()
 	for _, p := range repaired {
 		_, why := p.Repaired()

@@ -193,6 +193,62 @@ func (m *Message) ExtraTopFields() []HeaderField {
 	return out
 }
 
+// TopNameEdits returns the edits of the message header that take every file
+// name off a multipart (or attached-message) top entity: its
+// first Content-Disposition field, deleted as a (name, occurrence) pair,
+// and, when its first Content-Type names a file, that field's new
+// value without the name and name* parameters (ct, changeCT). A container
+// has no file of its own; a name on it is for readers that take the
+// container for an attachment (a part without boundaries, a client that
+// honours the disposition), and MIMEDefang's filter never sees it: the part
+// walk starts below the top entity. Deleting it keeps the rule that the
+// delivered message shows no name the filter did not see. Fields past the
+// first of their kind are ExtraTopFields' to delete; they are not listed.
+func (m *Message) TopNameEdits() (del []HeaderField, ct string, changeCT bool) {
+	top := m.orig
+	if !top.IsMultipart() || len(top.Names()) == 0 {
+		return nil, "", false
+	}
+	var firstCT *field
+	nCD := 0
+	var cdName string
+	for i := range top.fields {
+		f := &top.fields[i]
+		switch {
+		case f.junk:
+		case strings.EqualFold(f.name, "content-disposition"):
+			nCD++
+			cdName = f.name
+		case strings.EqualFold(f.name, "content-type") && firstCT == nil:
+			firstCT = f
+		}
+	}
+	if nCD > 0 {
+		del = append(del, HeaderField{Name: cdName, Value: "1"})
+	}
+	if firstCT != nil {
+		ps := parseParams(firstCT.value())
+		named := false
+		for _, name := range ps.order {
+			base, _, _, ok := splitStarName(name)
+			if !ok {
+				base = name
+			}
+			if base == "name" || base == "filename" {
+				named = true
+				if ps.undef == nil {
+					ps.undef = map[string]bool{}
+				}
+				ps.undef[name] = true
+			}
+		}
+		if named {
+			ct, changeCT = ps.format(), true
+		}
+	}
+	return del, ct, changeCT
+}
+
 // Names returns every file name a mail client could take from the part, in
 // MIME-tools' undecoded form (as MIMEAttr returns them; decode with
 // DecodeMIMEWords): first the Content-Disposition filename and the
