@@ -18,11 +18,14 @@
 #   spamassassin, spamd, spamc, rspamd: a real spamd (the packaged rules,
 #     compiled at install time; no sa-update) and a real rspamd for the
 #     spam-scoring integrations (integration/spamd_test.go, rspamd_test.go)
+#   nsd: authoritative DNS server for the DNS checks' tests (DNSBL, SPF,
+#     DKIM, DMARC ...), with the tests' own zones on a port of their own
+#     (integration/nsd_test.go)
 set -euo pipefail
 
 packages=(mimedefang postfix swaks socat libnet-dns-perl libio-socket-ssl-perl
   libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd
-  clamav-daemon clamdscan spamassassin spamd spamc rspamd)
+  clamav-daemon clamdscan spamassassin spamd spamc rspamd nsd)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/filter/dnscheck"
 	"github.com/mdgo/md/worker/filter/rspamd"
 	"github.com/mdgo/md/worker/filter/smtpcheck"
 	"github.com/mdgo/md/worker/filter/spamd"
@@ -129,6 +130,11 @@ type Config struct {
 	// Rspamd configures rspamd_check (Context.RspamdCheck): URL is the
 	// Lua global RspamdURL and Timeout RspamdTimeout (md-worker only).
 	Rspamd rspamd.Config
+	// DNS configures the DNS functions (relay_is_blacklisted,
+	// get_mx_ip_addresses, md_get_dmarc_record ...; Context.DNS): the
+	// name servers ($MD_DNS_SERVERS, else /etc/resolv.conf) and the
+	// per-query timeout.
+	DNS dnscheck.Config
 }
 
 // Stupidity is %Stupidity.

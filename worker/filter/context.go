@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mdgo/md/worker/filter/dnscheck"
 	"github.com/mdgo/md/worker/internal/spooldir"
 	"github.com/mdgo/md/worker/message"
 )
@@ -110,6 +111,10 @@ type Context struct {
 	workFiles     map[*message.Part]string
 	workFileCount int
 	virusScanners []virusScanner
+
+	// dns is the request's DNS resolver, made on first use (Context.DNS):
+	// its cache lives as long as the request.
+	dns *dnscheck.Resolver
 
 	// err is the first failure an action hit (RESULTS not writable ...).
 	err error

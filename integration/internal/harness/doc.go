@@ -27,6 +27,9 @@
 //   - rspamd with a top-level configuration of its own, its normal worker
 //     on 127.0.0.1, offline, its hyperscan cache (DBDIR) kept under
 //     /var/tmp between runs so that a restart is fast (StartRspamd);
+//   - Debian's NSD as an authoritative DNS server with the test's own
+//     zones on 127.0.0.1 at a free port, which Hang and Resume stop and
+//     restart (StartNSD);
 //   - a whole stack, MTA + milter + multiplexor, in one call (StartStack),
 //     and a strict SMTP client that records a transcript and exact reply
 //     lines (SendMail, Send).

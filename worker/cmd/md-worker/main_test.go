@@ -48,8 +48,8 @@ func TestLegacyModes(t *testing.T) {
 	// -test (what the multiplexor's reread runs) refuses what check
 	// refuses: a filter that loads but calls a function nothing defines.
 	unknown := filepath.Join(t.TempDir(), "unknown.lua")
-	os.WriteFile(unknown, []byte("function filter_end(e)\n  relay_is_blacklisted()\nend\n"), 0o644)
-	if code, out, errOut := runCLI("-f", unknown, "-test"); code != 1 || out != "" || !strings.Contains(errOut, "unknown.lua:2: call to unknown function relay_is_blacklisted") {
+	os.WriteFile(unknown, []byte("function filter_end(e)\n  no_such_function_anywhere()\nend\n"), 0o644)
+	if code, out, errOut := runCLI("-f", unknown, "-test"); code != 1 || out != "" || !strings.Contains(errOut, "unknown.lua:2: call to unknown function no_such_function_anywhere") {
 		t.Errorf("-test of a filter calling an unknown function: %d %q %q", code, out, errOut)
 	}
 	// One-shot scan: no reply printed, RESULTS written.

@@ -8,6 +8,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/mdgo/md/worker/filter"
+	"github.com/mdgo/md/worker/filter/dnscheck"
 	"github.com/mdgo/md/worker/message"
 )
 
@@ -128,6 +129,22 @@ var bindings = map[string]binding{
 	// md-worker: the virus scan, spamd and rspamd concurrently
 	// (filter.Context.CheckAll; checkall.go).
 	"md_check_all": virus(bindCheckAll),
+
+	// The DNS functions (dns.go, worker/filter/dnscheck), §4.11.
+	"relay_is_blacklisted":             bindRelayIsBlacklisted,
+	"email_is_blacklisted":             bindEmailIsBlacklisted,
+	"relay_is_blacklisted_multi":       bindRelayIsBlacklistedMulti,
+	"relay_is_blacklisted_multi_count": bindRelayIsBlacklistedMultiCount,
+	"relay_is_blacklisted_multi_list":  bindRelayIsBlacklistedMultiList,
+	"get_mx_ip_addresses":              bindGetMXIPAddresses,
+	"md_get_bogus_mx_hosts":            bindMdGetBogusMXHosts,
+	"get_ptr_record":                   bindGetPTRRecord,
+	"md_get_dmarc_record":              bindMdGetDMARCRecord,
+	"md_dns_txt":                       bindMdDNSTxt,
+	"reverse_ip_address_for_rbl":       pureStringS(dnscheck.ReverseIPAddressForRBL),
+	"expand_ipv6_address":              pureStringS(dnscheck.ExpandIPv6Address),
+	"is_public_ip4_address":            pureBoolS(dnscheck.IsPublicIP4Address),
+	"is_public_ip6_address":            pureBoolS(dnscheck.IsPublicIP6Address),
 
 	// Filename and archive matching (§4.9).
 	"re_match":                  partMatch(filter.ReMatch),

@@ -395,7 +395,12 @@ func TestBindings(t *testing.T) {
 		"spam_assassin_check", "spam_assassin_is_spam", "spam_assassin_status", "spam_assassin_init",
 		"spam_assassin_mail", "md_spamc_init", "md_spamc_check", "rspamd_check", "detect_and_load_perl_modules",
 		// TestCheckAllBinding
-		"md_check_all"} {
+		"md_check_all",
+		// TestDNSBindings
+		"email_is_blacklisted", "expand_ipv6_address", "get_mx_ip_addresses", "get_ptr_record",
+		"is_public_ip4_address", "is_public_ip6_address", "md_dns_txt", "md_get_bogus_mx_hosts",
+		"md_get_dmarc_record", "relay_is_blacklisted", "relay_is_blacklisted_multi",
+		"relay_is_blacklisted_multi_count", "relay_is_blacklisted_multi_list", "reverse_ip_address_for_rbl"} {
 		seen[name] = true
 	}
 	var missing []string

@@ -1,0 +1,120 @@
+package luafilter
+
+import (
+	"regexp"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The DNS functions (worker/filter/dnscheck). Perl lists become arrays;
+// relay_is_blacklisted_multi's hash a table domain → "SERVFAIL",
+// "NXDOMAIN" or an array of addresses. The Perl functions' optional
+// Net::DNS::Resolver argument is accepted and ignored: md-worker's resolver
+// is the worker's (Config.DNS, $MD_DNS_SERVERS).
+
+func bindRelayIsBlacklisted(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	return pushValues(L, c.RelayIsBlacklisted(checkText(L, 1), checkText(L, 2)).Values())
+}
+
+func bindEmailIsBlacklisted(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	return pushValues(L, c.EmailIsBlacklisted(checkText(L, 1), checkText(L, 2), checkText(L, 3)).Values())
+}
+
+// multiArgs reads (addr, timeout, answers_wanted, {domain, ...}).
+func multiArgs(L *lua.LState) (addr string, timeout, wanted int, domains []string) {
+	addr, timeout, wanted = checkText(L, 1), checkInt(L, 2), checkInt(L, 3)
+	tbl := L.CheckTable(4)
+	for i := 1; i <= tbl.Len(); i++ {
+		domains = append(domains, lua.LVAsString(tbl.RawGetInt(i)))
+	}
+	return addr, timeout, wanted, domains
+}
+
+func bindRelayIsBlacklistedMulti(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	res := c.RelayIsBlacklistedMulti(multiArgs(L))
+	out := L.NewTable()
+	for _, d := range res.Domains {
+		o := res.Outcome[d]
+		if o.Code != "" {
+			out.RawSetString(d, lua.LString(o.Code))
+			continue
+		}
+		out.RawSetString(d, f.stringArray(o.Addrs))
+	}
+	L.Push(out)
+	return 1
+}
+
+func bindRelayIsBlacklistedMultiCount(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	L.Push(lua.LNumber(c.RelayIsBlacklistedMulti(multiArgs(L)).Count()))
+	return 1
+}
+
+func bindRelayIsBlacklistedMultiList(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	L.Push(f.stringArray(c.RelayIsBlacklistedMulti(multiArgs(L)).List()))
+	return 1
+}
+
+func bindGetMXIPAddresses(f *Filter, L *lua.LState) int {
+	L.Push(f.stringArray(f.context(L).GetMXIPAddresses(checkText(L, 1))))
+	return 1
+}
+
+func bindMdGetBogusMXHosts(f *Filter, L *lua.LState) int {
+	L.Push(f.stringArray(f.context(L).MdGetBogusMXHosts(checkText(L, 1))))
+	return 1
+}
+
+// stringOrNil pushes s, or nil (Perl's undef) when ok is false.
+func stringOrNil(L *lua.LState) func(s string, ok bool) int {
+	return func(s string, ok bool) int { return pushStringOrNil(L, s, ok) }
+}
+
+func pushStringOrNil(L *lua.LState, s string, ok bool) int {
+	if !ok {
+		L.Push(lua.LNil)
+	} else {
+		L.Push(lua.LString(s))
+	}
+	return 1
+}
+
+func bindGetPTRRecord(f *Filter, L *lua.LState) int {
+	return stringOrNil(L)(f.context(L).GetPTRRecord(checkText(L, 1)))
+}
+
+func bindMdGetDMARCRecord(f *Filter, L *lua.LState) int {
+	return stringOrNil(L)(f.context(L).MdGetDMARCRecord(checkText(L, 1)))
+}
+
+// bindMdDNSTxt is md_dns_txt(res, name [, filter]): res is ignored (pass
+// nil); filter is a regular expression (Go syntax, as re_match's).
+func bindMdDNSTxt(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	name := checkText(L, 2)
+	var re *regexp.Regexp
+	if s := optText(L, 3); s != "" {
+		var err error
+		if re, err = regexp.Compile(s); err != nil {
+			L.ArgError(3, "not a regular expression: "+err.Error())
+		}
+	}
+	return stringOrNil(L)(c.MdDNSTxt(name, re))
+}
+
+// pureBoolS is a pure function of a string returning Perl's 1 or 0.
+func pureBoolS(fn func(string) bool) binding {
+	return func(f *Filter, L *lua.LState) int {
+		if fn(checkText(L, 1)) {
+			L.Push(lua.LNumber(1))
+		} else {
+			L.Push(lua.LNumber(0))
+		}
+		return 1
+	}
+}

@@ -1,0 +1,60 @@
+package luafilter
+
+import (
+	"testing"
+
+	"github.com/mdgo/md/worker/filter/dnscheck"
+	"github.com/mdgo/md/worker/filter/dnscheck/dnstest"
+)
+
+// TestDNSBindings: the DNS functions from Lua, against a stand-in name
+// server named by $MD_DNS_SERVERS.
+func TestDNSBindings(t *testing.T) {
+	zs := dnstest.Start(t,
+		"2.0.0.127.dnsbl.test. A 127.0.0.2",
+		"2.0.0.127.other.test. A 127.0.0.3",
+		"example.test. MX 10 mx1.example.test.",
+		"example.test. MX 20 mx2.example.test.",
+		"mx1.example.test. A 192.0.2.10",
+		"mx2.example.test. A 10.0.0.5",
+		"10.2.0.192.in-addr.arpa. PTR mx1.example.test.",
+		`_dmarc.example.test. TXT "v=DMARC1; p=reject"`,
+		`example.test. TXT "unrelated"`,
+		`example.test. TXT "v=spf1 " "-all"`,
+	)
+	t.Setenv(dnscheck.EnvServers, zs.Addr)
+	for _, tc := range []bindingCase{
+		{name: "relay_is_blacklisted", msg: plainMsg,
+			src: `function filter_begin(e)
+  H("listed", relay_is_blacklisted("127.0.0.2", "dnsbl.test") .. " " .. relay_is_blacklisted("127.0.0.9", "dnsbl.test"))
+  H("email", email_is_blacklisted("a@b", "dnsbl.test", "md5") .. " " .. email_is_blacklisted("a@b", "dnsbl.test", "sha256"))
+  local m = relay_is_blacklisted_multi("127.0.0.2", 2, 0, {"dnsbl.test", "none.test", "servfail.test", "other.test"})
+  H("multi", m["dnsbl.test"][1] .. " " .. m["none.test"] .. " " .. m["servfail.test"] .. " " .. m["other.test"][1])
+  H("count", relay_is_blacklisted_multi_count("127.0.0.2", 2, 0, {"dnsbl.test", "none.test", "other.test"}))
+  H("list", table.concat(relay_is_blacklisted_multi_list("127.0.0.2", 2, 0, {"dnsbl.test", "none.test", "other.test"}), ","))
+end`,
+			lines:     []string{"HX-listed 127.0.0.2%200", "HX-email 0%200", "HX-multi 127.0.0.2%20NXDOMAIN%20SERVFAIL%20127.0.0.3", "HX-count 2", "HX-list dnsbl.test,other.test"},
+			syslogLog: []string{"Invalid or unsupported hash type in email_is_blacklisted call"},
+		},
+		{name: "get_mx_ip_addresses", msg: plainMsg,
+			src: `function filter_begin(e)
+  H("mx", table.concat(get_mx_ip_addresses("example.test"), ","))
+  H("bogus", table.concat(md_get_bogus_mx_hosts("example.test"), ","))
+  H("ptr", get_ptr_record("192.0.2.10") .. " " .. tostring(get_ptr_record("192.0.2.11")))
+  H("dmarc", md_get_dmarc_record("mail.example.test") .. "|" .. tostring(md_get_dmarc_record("none.test")))
+  H("txt", md_dns_txt(nil, "example.test", "^v=spf1") .. "|" .. md_dns_txt(nil, "example.test"))
+end`,
+			lines: []string{"HX-mx 192.0.2.10,10.0.0.5", "HX-bogus 10.0.0.5", "HX-ptr mx1.example.test%20nil",
+				"HX-dmarc v=DMARC1;%20p=reject|nil", "HX-txt v=spf1%20-all|unrelated"},
+		},
+		{name: "reverse_ip_address_for_rbl", msg: plainMsg,
+			src: `function filter_end(e)
+  H("rev", reverse_ip_address_for_rbl("192.0.2.1") .. " " .. expand_ipv6_address("2001:db8::1"))
+  H("public", is_public_ip4_address("8.8.8.8") .. is_public_ip4_address("10.0.0.1") .. is_public_ip6_address("fd00::1") .. is_public_ip6_address("2001:db8::1"))
+end`,
+			lines: []string{"HX-rev 1.2.0.192%202001:0db8:0000:0000:0000:0000:0000:0001", "HX-public 1001"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runBindingCase(t, tc) })
+	}
+}
