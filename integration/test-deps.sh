@@ -18,6 +18,9 @@
 #   spamassassin, spamd, spamc, rspamd: a real spamd (the packaged rules,
 #     compiled at install time; no sa-update) and a real rspamd for the
 #     spam-scoring integrations (integration/spamd_test.go, rspamd_test.go)
+#   libmail-spf-perl: Perl's Mail::SPF, what MIMEDefang's md_spf_verify
+#     uses, as the independent implementation md_spf_verify is compared
+#     with (integration/spf_test.go)
 #   nsd: authoritative DNS server for the DNS checks' tests (DNSBL, SPF,
 #     DKIM, DMARC ...), with the tests' own zones on a port of their own
 #     (integration/nsd_test.go)
@@ -25,7 +28,7 @@ set -euo pipefail
 
 packages=(mimedefang postfix swaks socat libnet-dns-perl libio-socket-ssl-perl
   libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd
-  clamav-daemon clamdscan spamassassin spamd spamc rspamd nsd)
+  clamav-daemon clamdscan spamassassin spamd spamc rspamd nsd libmail-spf-perl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@ module github.com/mdgo/md/worker
 go 1.26.8
 
 require (
+	blitiri.com.ar/go/spf v1.6.0
 	github.com/miekg/dns v1.1.73
 	github.com/spf13/cobra v1.10.2
 	github.com/yuin/gopher-lua v1.1.2

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter/dnscheck"
+	"github.com/mdgo/md/worker/filter/spf"
 )
 
 // DNS returns the request's resolver (package dnscheck), made on first use
@@ -99,4 +100,30 @@ func (c *Context) MdGetDMARCRecord(domain string) (string, bool) {
 // any record.
 func (c *Context) MdDNSTxt(name string, filter *regexp.Regexp) (string, bool) {
 	return c.DNS().MdDNSTxt(c.ctx(), name, filter)
+}
+
+// spfTXTRE picks a domain's SPF record out of its TXT records.
+var spfTXTRE = regexp.MustCompile(`(?i)^v=spf1\b`)
+
+// MdSPFVerify is md_spf_verify($email, $relayip [, $helo]) (package spf):
+// the SPF result codes and explanations of the MAIL FROM and HELO
+// identities, and their records, with the request's resolver. A DNS server
+// that does not answer gives "temperror" within its timeout, never a pass.
+func (c *Context) MdSPFVerify(email, relayIP, helo string) spf.Result {
+	start := time.Now()
+	cfg := spf.Config{
+		Lookup: c.DNS().Net(),
+		Log:    c.MdSyslog,
+		TXT:    func(domain string) (string, bool) { return c.MdDNSTxt(domain, spfTXTRE) },
+	}
+	res := spf.Verify(c.ctx(), cfg, email, relayIP, helo)
+	result := proto.CallClean
+	switch res.Code {
+	case "fail", "softfail":
+		result = proto.CallHit
+	case "temperror", "permerror", "error":
+		result = proto.CallError
+	}
+	c.noteCall("spf", email+" from "+relayIP, res.Code+": "+res.Explanation, result, start)
+	return res
 }

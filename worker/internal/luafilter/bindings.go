@@ -141,6 +141,7 @@ var bindings = map[string]binding{
 	"get_ptr_record":                   bindGetPTRRecord,
 	"md_get_dmarc_record":              bindMdGetDMARCRecord,
 	"md_dns_txt":                       bindMdDNSTxt,
+	"md_spf_verify":                    bindMdSPFVerify,
 	"reverse_ip_address_for_rbl":       pureStringS(dnscheck.ReverseIPAddressForRBL),
 	"expand_ipv6_address":              pureStringS(dnscheck.ExpandIPv6Address),
 	"is_public_ip4_address":            pureBoolS(dnscheck.IsPublicIP4Address),

@@ -118,3 +118,10 @@ func pureBoolS(fn func(string) bool) binding {
 		return 1
 	}
 }
+
+// bindMdSPFVerify is md_spf_verify(email, relayip [, helo]): the list form
+// (code, explanation, helo_code, helo_explanation, record[, helo_record]).
+func bindMdSPFVerify(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	return pushValues(L, c.MdSPFVerify(checkText(L, 1), checkText(L, 2), optText(L, 3)).Values())
+}

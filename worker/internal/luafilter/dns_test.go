@@ -21,6 +21,7 @@ func TestDNSBindings(t *testing.T) {
 		`_dmarc.example.test. TXT "v=DMARC1; p=reject"`,
 		`example.test. TXT "unrelated"`,
 		`example.test. TXT "v=spf1 " "-all"`,
+		`spf.test. TXT "v=spf1 ip4:192.0.2.0/24 -all"`,
 	)
 	t.Setenv(dnscheck.EnvServers, zs.Addr)
 	for _, tc := range []bindingCase{
@@ -46,6 +47,17 @@ end`,
 end`,
 			lines: []string{"HX-mx 192.0.2.10,10.0.0.5", "HX-bogus 10.0.0.5", "HX-ptr mx1.example.test%20nil",
 				"HX-dmarc v=DMARC1;%20p=reject|nil", "HX-txt v=spf1%20-all|unrelated"},
+		},
+		{name: "md_spf_verify", msg: plainMsg,
+			src: `function filter_begin(e)
+  local code, expl, hcode, hexpl, rec, hrec = md_spf_verify("<a+x@spf.test>", "192.0.2.7", "spf.test")
+  H("spf", code .. " " .. hcode .. " " .. rec .. "|" .. hrec .. "|" .. expl)
+  local c2, e2, h2, he2, r2 = md_spf_verify("a@example.test", "192.0.2.7")
+  H("spf2", c2 .. " " .. tostring(h2) .. " " .. r2)
+  H("spf3", table.concat({md_spf_verify("", "192.0.2.7")}, "|"))
+end`,
+			lines: []string{"HX-spf pass%20pass%20v=spf1%20ip4:192.0.2.0/24%20-all|v=spf1%20ip4:192.0.2.0/24%20-all|spf.test:%20Sender%20192.0.2.7%20is%20authorized%20to%20use%20%27a@spf.test%27%20in%20%27mfrom%27%20identity%20(matched%20ip)",
+				"HX-spf2 fail%20nil%20v=spf1%20-all", "HX-spf3 invalid|Invalid%20mail%20from%20parameter"},
 		},
 		{name: "reverse_ip_address_for_rbl", msg: plainMsg,
 			src: `function filter_end(e)
