@@ -71,8 +71,15 @@ type clamdRun struct {
 // flags.
 func runMDWorkerTest(t *testing.T, dir, filter string, msg *harness.Message, args ...string) clamdRun {
 	t.Helper()
+	return runMDWorkerTestRaw(t, dir, filter, msg.Bytes(), append([]string{"--sender", "<" + msg.From + ">", "--recipient", "<" + msg.To + ">"}, args...)...)
+}
+
+// runMDWorkerTestRaw is runMDWorkerTest on the bytes of a message, its
+// envelope md-worker test's defaults unless args say otherwise.
+func runMDWorkerTestRaw(t *testing.T, dir, filter string, raw []byte, args ...string) clamdRun {
+	t.Helper()
 	eml := filepath.Join(dir, "message.eml")
-	if err := os.WriteFile(eml, msg.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(eml, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(dir, "tmp")
@@ -81,7 +88,7 @@ func runMDWorkerTest(t *testing.T, dir, filter string, msg *harness.Message, arg
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), harness.Scale(clamdTestTimeout))
 	defer cancel()
-	argv := append([]string{"test", eml, "--filter", filter, "--sender", "<" + msg.From + ">", "--recipient", "<" + msg.To + ">", "--queue-id", "CLAMDQ1"}, args...)
+	argv := append([]string{"test", eml, "--filter", filter, "--queue-id", "CLAMDQ1"}, args...)
 	cmd := exec.CommandContext(ctx, harness.MDBinary(t, "md-worker"), argv...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var out, log strings.Builder

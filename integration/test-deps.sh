@@ -21,6 +21,10 @@
 #   libmail-spf-perl: Perl's Mail::SPF, what MIMEDefang's md_spf_verify
 #     uses, as the independent implementation md_spf_verify is compared
 #     with (integration/spf_test.go)
+#   libmail-dkim-perl, python3-dkim: Perl's Mail::DKIM (what MIMEDefang's
+#     md_dkim_sign and md_dkim_verify use) and dkimpy (Ed25519, which
+#     Debian's Mail::DKIM lacks), the independent DKIM implementations
+#     (integration/dkim_test.go)
 #   nsd: authoritative DNS server for the DNS checks' tests (DNSBL, SPF,
 #     DKIM, DMARC ...), with the tests' own zones on a port of their own
 #     (integration/nsd_test.go)
@@ -28,7 +32,7 @@ set -euo pipefail
 
 packages=(mimedefang postfix swaks socat libnet-dns-perl libio-socket-ssl-perl
   libmime-tools-perl libarchive-zip-perl libhtml-parser-perl python3 debootstrap systemd
-  clamav-daemon clamdscan spamassassin spamd spamc rspamd nsd libmail-spf-perl)
+  clamav-daemon clamdscan spamassassin spamd spamc rspamd nsd libmail-spf-perl libmail-dkim-perl python3-dkim)
 
 missing=()
 for p in "${packages[@]}"; do

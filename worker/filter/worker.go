@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/mdgo/md/proto"
+	"github.com/mdgo/md/worker/filter/dkim"
 )
 
 // WorkerOptions configure a Worker. The zero value is usable: logs go to
@@ -59,6 +60,10 @@ type Worker struct {
 	// per worker as in mimedefang.pl.
 	virusInit     bool
 	virusScanners []virusScanner
+
+	// dkimKeys holds the DKIM private keys md_dkim_sign has read: once
+	// per worker, again only when the file changes.
+	dkimKeys dkim.KeyCache
 }
 
 // NewWorker returns a Worker for the filter cb with configuration cfg (nil:

@@ -14,6 +14,14 @@
 //
 //	md-worker check FILE
 //	md-worker test MESSAGE.eml --filter FILE [--sender S] [--recipient R ...]
+//
+// RSA keys under 1024 bits are allowed (rsa1024min=0): Perl's Mail::DKIM,
+// and so MIMEDefang's md_dkim_sign and md_dkim_verify, sign and verify with
+// them (MIMEDefang's own tests use a 768-bit key); refusing them would turn
+// a signature MIMEDefang passes into an error. A site that wants them
+// refused tests the key size md_dkim_verify returns.
+//
+//go:debug rsa1024min=0
 package main
 
 import (

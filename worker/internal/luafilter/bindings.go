@@ -142,6 +142,8 @@ var bindings = map[string]binding{
 	"md_get_dmarc_record":              bindMdGetDMARCRecord,
 	"md_dns_txt":                       bindMdDNSTxt,
 	"md_spf_verify":                    bindMdSPFVerify,
+	"md_dkim_sign":                     bindMdDKIMSign,
+	"md_dkim_verify":                   bindMdDKIMVerify,
 	"reverse_ip_address_for_rbl":       pureStringS(dnscheck.ReverseIPAddressForRBL),
 	"expand_ipv6_address":              pureStringS(dnscheck.ExpandIPv6Address),
 	"is_public_ip4_address":            pureBoolS(dnscheck.IsPublicIP4Address),

@@ -3,6 +3,7 @@ package luafilter
 import (
 	"regexp"
 
+	"github.com/mdgo/md/worker/filter/dkim"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -124,4 +125,24 @@ func pureBoolS(fn func(string) bool) binding {
 func bindMdSPFVerify(f *Filter, L *lua.LState) int {
 	c := f.context(L)
 	return pushValues(L, c.MdSPFVerify(checkText(L, 1), checkText(L, 2), optText(L, 3)).Values())
+}
+
+// bindMdDKIMSign is md_dkim_sign(keyfile [, algorithm, method, domain,
+// selector, headers, wrap]): nil arguments take the original's defaults;
+// wrap false or 0 writes the b= value on one line. Returns name, value, or
+// nothing.
+func bindMdDKIMSign(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	o := dkim.SignOptions{
+		Algorithm: optText(L, 2), Method: optText(L, 3), Domain: optText(L, 4),
+		Selector: optText(L, 5), Headers: optText(L, 6),
+	}
+	if w := L.Get(7); w != lua.LNil {
+		o.NoWrap = !perlTrue(w)
+	}
+	return pushValues(L, c.MdDKIMSign(checkText(L, 1), o).Values())
+}
+
+func bindMdDKIMVerify(f *Filter, L *lua.LState) int {
+	return pushValues(L, f.context(L).MdDKIMVerify().Values())
 }

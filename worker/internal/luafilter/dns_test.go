@@ -1,6 +1,13 @@
 package luafilter
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mdgo/md/worker/filter/dnscheck"
@@ -10,7 +17,17 @@ import (
 // TestDNSBindings: the DNS functions from Lua, against a stand-in name
 // server named by $MD_DNS_SERVERS.
 func TestDNSBindings(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
 	zs := dnstest.Start(t,
+		`sel._domainkey.example.com. TXT "v=DKIM1; k=rsa; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
 		"2.0.0.127.dnsbl.test. A 127.0.0.2",
 		"2.0.0.127.other.test. A 127.0.0.3",
 		"example.test. MX 10 mx1.example.test.",
@@ -58,6 +75,19 @@ end`,
 end`,
 			lines: []string{"HX-spf pass%20pass%20v=spf1%20ip4:192.0.2.0/24%20-all|v=spf1%20ip4:192.0.2.0/24%20-all|spf.test:%20Sender%20192.0.2.7%20is%20authorized%20to%20use%20%27a@spf.test%27%20in%20%27mfrom%27%20identity%20(matched%20ip)",
 				"HX-spf2 fail%20nil%20v=spf1%20-all", "HX-spf3 invalid|Invalid%20mail%20from%20parameter"},
+		},
+		{name: "md_dkim_sign", msg: plainMsg,
+			src: `function filter_end(e)
+  local n, v = md_dkim_sign("` + keyFile + `", "rsa-sha256", "relaxed", "example.com", "sel")
+  H("sign", n .. " " .. tostring(string.find(v, "v=1; a=rsa-sha256; c=relaxed; d=example.com; h=", 1, true)))
+  local n2, v2 = md_dkim_sign("` + keyFile + `", "rsa-sha256", nil, nil, nil, nil, false)
+  H("nowrap", tostring(string.find(v2, "\n")) .. " " .. tostring(string.find(v2, "c=relaxed/simple; d=example.org;", 1, true) ~= nil))
+  H("nokey", select("#", md_dkim_sign("/nonexistent/key.pem")))
+  local r, d, k, b = md_dkim_verify()
+  H("verify", r .. " " .. tostring(d) .. " " .. k)
+end`,
+			lines:     []string{"HX-sign DKIM-Signature%201", "HX-nowrap nil%20true", "HX-nokey 0", "HX-verify none%20nil%200"},
+			syslogLog: []string{"Could not open private DKIM key in md_dkim_sign: No such file or directory"},
 		},
 		{name: "reverse_ip_address_for_rbl", msg: plainMsg,
 			src: `function filter_end(e)
