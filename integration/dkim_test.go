@@ -48,6 +48,7 @@ type dkimCombo struct {
 }
 
 var dkimCombos = []dkimCombo{
+	{"rsa1024", "", "", "", ""}, // every default: rsa-sha1, relaxed/simple, example.org, default
 	{"rsa2048", "rsa-sha256", "relaxed/simple", "rsa2048", ""},
 	{"rsa2048", "rsa-sha256", "relaxed", "rsa2048", ""},
 	{"rsa2048", "rsa-sha256", "simple/simple", "rsa2048", "X-Folded:X-Mailer"},
@@ -94,6 +95,7 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 	// Keys: RSA 768 (as MIMEDefang's own test), 1024, 2048; Ed25519.
 	zone := "$TTL 300\n@ IN SOA ns.dkim.test. hostmaster.dkim.test. 1 3600 600 86400 300\n@ IN NS ns.dkim.test.\nns IN A 127.0.0.1\n"
 	keyFiles := map[string]string{}
+	var rsa1024TXT string
 	for name, bits := range map[string]int{"rsa768": 768, "rsa1024": 1024, "rsa2048": 2048} {
 		k, err := rsa.GenerateKey(rand.Reader, bits)
 		if err != nil {
@@ -105,7 +107,11 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 		}
 		keyFiles[name] = path
 		der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		zone += name + "._domainkey IN TXT " + txtStrings("v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der)) + "\n"
+		txt := txtStrings("v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der))
+		zone += name + "._domainkey IN TXT " + txt + "\n"
+		if name == "rsa1024" {
+			rsa1024TXT = txt
+		}
 	}
 	edPub, edKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -117,7 +123,9 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 	}
 	edTXT := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(edPub)
 	zone += "ed._domainkey IN TXT " + txtStrings(edTXT) + "\n"
-	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"dkim.test.": zone}})
+	orgZone := "$TTL 300\n@ IN SOA ns.example.org. hostmaster.example.org. 1 3600 600 86400 300\n@ IN NS ns.example.org.\nns IN A 127.0.0.1\n" +
+		"default._domainkey IN TXT " + rsa1024TXT + "\n"
+	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"dkim.test.": zone, "example.org.": orgZone}})
 	t.Setenv("MD_DNS_SERVERS", ns.Addr)
 
 	var mdSigned []string // files signed by md-worker (RSA)
@@ -139,8 +147,12 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 		var src strings.Builder
 		src.WriteString("function filter_end(e)\n  local n, v\n")
 		for i, c := range dkimCombos {
-			fmt.Fprintf(&src, "  n, v = md_dkim_sign(%q, %q, %q, \"dkim.test\", %q, %q)\n  action_add_header(\"X-Sig-%d\", n .. \": \" .. percent_encode(v))\n",
-				keyFiles[c.key], c.algorithm, c.method, c.selector, c.headers, i)
+			if c.algorithm == "" {
+				fmt.Fprintf(&src, "  n, v = md_dkim_sign(%q)\n", keyFiles[c.key])
+			} else {
+				fmt.Fprintf(&src, "  n, v = md_dkim_sign(%q, %q, %q, \"dkim.test\", %q, %q)\n", keyFiles[c.key], c.algorithm, c.method, c.selector, c.headers)
+			}
+			fmt.Fprintf(&src, "  action_add_header(\"X-Sig-%d\", n .. \": \" .. percent_encode(v))\n", i)
 		}
 		fmt.Fprintf(&src, "  n, v = md_dkim_sign(%q, \"rsa-sha256\", \"relaxed\", \"dkim.test\", \"rsa2048\", nil, 0)\n  action_add_header(\"X-Sig-nowrap\", percent_encode(v))\n", keyFiles["rsa2048"])
 		fmt.Fprintf(&src, "  n, v = md_dkim_sign(%q, \"ed25519-sha256\", \"relaxed/simple\", \"dkim.test\", \"ed\")\n  action_add_header(\"X-Sig-ed\", percent_encode(v))\nend\n", keyFiles["ed"])
@@ -158,6 +170,11 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 		}
 		for i, c := range dkimCombos {
 			args := []string{mdir, keyFiles[c.key], c.algorithm, c.method, "dkim.test", c.selector}
+			if c.algorithm == "" {
+				// MIMEDefang 3.7's defaults, which 3.3 takes spelled
+				// out (its default method is relaxed); "-" is undef.
+				args = []string{mdir, keyFiles[c.key], "rsa-sha1", "relaxed/simple", "-", "default"}
+			}
 			if c.headers != "" {
 				args = append(args, c.headers)
 			}
@@ -202,9 +219,13 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 	}
 	results := strings.Split(strings.TrimSpace(string(out)), "\n")
 	for i, f := range append(mdSigned, tampered...) {
-		want := "pass dkim.test"
+		domain := "dkim.test"
+		if strings.Contains(f, "/md-0.eml") {
+			domain = "example.org" // the defaults
+		}
+		want := "pass " + domain
 		if strings.HasSuffix(f, ".changed") {
-			want = "fail dkim.test"
+			want = "fail " + domain
 		}
 		if i >= len(results) || results[i] != want {
 			t.Errorf("Mail::DKIM on %s: %q, want %q", f, results[min(i, len(results)-1)], want)
@@ -247,8 +268,11 @@ end
 			t.Fatal(err)
 		}
 		for i, c := range dkimCombos {
-			bits := strings.TrimPrefix(c.key, "rsa")
-			if got, want := verify(filepath.Join(mdir, fmt.Sprintf("perl-%d.eml", i))), "pass dkim.test "+bits+" true"; got != want {
+			bits, domain := strings.TrimPrefix(c.key, "rsa"), "dkim.test"
+			if c.algorithm == "" {
+				domain = "example.org"
+			}
+			if got, want := verify(filepath.Join(mdir, fmt.Sprintf("perl-%d.eml", i))), "pass "+domain+" "+bits+" true"; got != want {
 				t.Errorf("md_dkim_verify on MIMEDefang's %s %v: %q, want %q", name, c, got, want)
 			}
 		}
@@ -263,7 +287,7 @@ end
 		if got := verify(pyFile); got != "pass dkim.test 256 true" {
 			t.Errorf("md_dkim_verify on dkimpy's Ed25519 signature of %s: %q", name, got)
 		}
-		if got := verify(filepath.Join(mdir, "md-0.eml.changed")); !strings.HasPrefix(got, "fail dkim.test") {
+		if got := verify(filepath.Join(mdir, "md-1.eml.changed")); !strings.HasPrefix(got, "fail dkim.test") {
 			t.Errorf("md_dkim_verify on a changed %s: %q", name, got)
 		}
 		if got := verify(filepath.Join(mdir, "INPUTMSG")); got != "none nil 0 false" {
