@@ -4,6 +4,7 @@ import (
 	"regexp"
 
 	"github.com/mdgo/md/worker/filter/dkim"
+	"github.com/mdgo/md/worker/message"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -145,4 +146,51 @@ func bindMdDKIMSign(f *Filter, L *lua.LState) int {
 
 func bindMdDKIMVerify(f *Filter, L *lua.LState) int {
 	return pushValues(L, f.context(L).MdDKIMVerify().Values())
+}
+
+func bindMdOrgDomain(f *Filter, L *lua.LState) int {
+	L.Push(lua.LString(f.context(L).MdOrgDomain(optText(L, 1))))
+	return 1
+}
+
+func bindMdBIMIGetSelector(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	var p *message.Part
+	if L.Get(1) != lua.LNil {
+		p = f.checkPart(L, 1)
+	}
+	L.Push(lua.LString(c.MdBIMIGetSelector(p)))
+	return 1
+}
+
+// bindMdBIMILookup is md_bimi_lookup(domain [, selector]): a table
+// {version =, l =, a =, raw =}, or nil.
+func bindMdBIMILookup(f *Filter, L *lua.LState) int {
+	r, ok := f.context(L).MdBIMILookup(checkText(L, 1), optText(L, 2))
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	t := L.NewTable()
+	t.RawSetString("version", lua.LString(r.Version))
+	t.RawSetString("raw", lua.LString(r.Raw))
+	if r.HasLogo {
+		t.RawSetString("l", lua.LString(r.Logo))
+	}
+	if r.HasVMC {
+		t.RawSetString("a", lua.LString(r.VMC))
+	}
+	L.Push(t)
+	return 1
+}
+
+func bindMdBIMIVerify(f *Filter, L *lua.LState) int {
+	L.Push(lua.LString(f.context(L).MdBIMIVerify(optText(L, 1), optText(L, 2), optText(L, 3), optText(L, 4))))
+	return 1
+}
+
+// bindMdAuthres is md_authres(email, relayip, serverdomain, helo [,
+// bimi_domain]): the field's value, or nil.
+func bindMdAuthres(f *Filter, L *lua.LState) int {
+	return stringOrNil(L)(f.context(L).MdAuthres(optText(L, 1), optText(L, 2), optText(L, 3), optText(L, 4), optText(L, 5)))
 }

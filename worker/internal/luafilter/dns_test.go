@@ -39,6 +39,9 @@ func TestDNSBindings(t *testing.T) {
 		`example.test. TXT "unrelated"`,
 		`example.test. TXT "v=spf1 " "-all"`,
 		`spf.test. TXT "v=spf1 ip4:192.0.2.0/24 -all"`,
+		`example.com. TXT "v=spf1 ip4:192.0.2.0/24 -all"`,
+		`_dmarc.example.com. TXT "v=DMARC1; p=reject"`,
+		`default._bimi.example.com. TXT "v=BIMI1; l=https://example.com/logo.svg; a=https://example.com/vmc.pem"`,
 	)
 	t.Setenv(dnscheck.EnvServers, zs.Addr)
 	for _, tc := range []bindingCase{
@@ -88,6 +91,19 @@ end`,
 end`,
 			lines:     []string{"HX-sign DKIM-Signature%201", "HX-nowrap nil%20true", "HX-nokey 0", "HX-verify none%20nil%200"},
 			syslogLog: []string{"Could not open private DKIM key in md_dkim_sign: No such file or directory"},
+		},
+		{name: "md_authres", msg: plainMsg,
+			src: `function filter_begin(e)
+  H("org", md_org_domain("a.b.example.co.uk") .. " " .. md_org_domain("mail.example.com"))
+  H("sel", md_bimi_get_selector(e) .. " " .. md_bimi_get_selector())
+  local b = md_bimi_lookup("example.com")
+  H("bimi", b.version .. " " .. b.l .. " " .. b.a .. " " .. tostring(md_bimi_lookup("none.test")))
+  H("bimiv", md_bimi_verify("example.com", "pass", "reject") .. " " .. md_bimi_verify("example.com", "pass", "none"))
+  local ar = md_authres("sender@example.com", "192.0.2.7", "mx.test", "", "example.com")
+  H("authres", tostring(ar == "mx.test (MIMEDefang);\n\tspf=pass (domain of sender@example.com designates 192.0.2.7 as permitted sender) smtp.mailfrom=sender@example.com;\n\tbimi=pass header.d=example.com;"))
+end`,
+			lines: []string{"HX-org example.co.uk%20example.com", "HX-sel default%20default",
+				"HX-bimi BIMI1%20https://example.com/logo.svg%20https://example.com/vmc.pem%20nil", "HX-bimiv pass%20fail", "HX-authres true"},
 		},
 		{name: "reverse_ip_address_for_rbl", msg: plainMsg,
 			src: `function filter_end(e)
