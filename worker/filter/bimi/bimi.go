@@ -56,11 +56,11 @@ func SelectorFromHeader(value string) string {
 
 // Record is a BIMI record: md_bimi_lookup's hash.
 type Record struct {
-	Version    string // always BIMI1
-	Logo, VMC  string // l= and a=, trailing blanks removed
-	HasLogo    bool
-	HasVMC     bool
-	Raw        string
+	Version   string // always BIMI1
+	Logo, VMC string // l= and a=, trailing blanks removed
+	HasLogo   bool
+	HasVMC    bool
+	Raw       string
 }
 
 // Lookup is md_bimi_lookup($domain [, $selector]): the first TXT record of
