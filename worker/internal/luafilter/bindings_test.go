@@ -401,7 +401,8 @@ func TestBindings(t *testing.T) {
 		"is_public_ip4_address", "is_public_ip6_address", "md_dns_txt", "md_get_bogus_mx_hosts",
 		"md_get_dmarc_record", "relay_is_blacklisted", "relay_is_blacklisted_multi",
 		"relay_is_blacklisted_multi_count", "relay_is_blacklisted_multi_list", "reverse_ip_address_for_rbl", "md_spf_verify", "md_dkim_sign", "md_dkim_verify",
-		"md_org_domain", "md_bimi_get_selector", "md_bimi_lookup", "md_bimi_verify", "md_authres"} {
+		"md_org_domain", "md_bimi_get_selector", "md_bimi_lookup", "md_bimi_verify", "md_authres",
+		"md_check_mta_sts", "md_verify_sts_mx", "md_check_dane_tlsa", "md_verify_dane_cert"} {
 		seen[name] = true
 	}
 	var missing []string

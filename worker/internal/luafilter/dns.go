@@ -2,8 +2,10 @@ package luafilter
 
 import (
 	"regexp"
+	"time"
 
 	"github.com/mdgo/md/worker/filter/dkim"
+	"github.com/mdgo/md/worker/filter/tlspolicy"
 	"github.com/mdgo/md/worker/message"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -112,11 +114,7 @@ func bindMdDNSTxt(f *Filter, L *lua.LState) int {
 // pureBoolS is a pure function of a string returning Perl's 1 or 0.
 func pureBoolS(fn func(string) bool) binding {
 	return func(f *Filter, L *lua.LState) int {
-		if fn(checkText(L, 1)) {
-			L.Push(lua.LNumber(1))
-		} else {
-			L.Push(lua.LNumber(0))
-		}
+		L.Push(perlBool(fn(checkText(L, 1))))
 		return 1
 	}
 }
@@ -193,4 +191,102 @@ func bindMdBIMIVerify(f *Filter, L *lua.LState) int {
 // bimi_domain]): the field's value, or nil.
 func bindMdAuthres(f *Filter, L *lua.LState) int {
 	return stringOrNil(L)(f.context(L).MdAuthres(optText(L, 1), optText(L, 2), optText(L, 3), optText(L, 4), optText(L, 5)))
+}
+
+// bindMdCheckMTASTS is md_check_mta_sts(domain [, {timeout = s, port =
+// n}]): a table {id =, mode =, max_age =, mx = {...}}, or nil.
+func bindMdCheckMTASTS(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	var timeout time.Duration
+	port := 0
+	if opts, ok := L.Get(2).(*lua.LTable); ok {
+		if n, ok := opts.RawGetString("timeout").(lua.LNumber); ok {
+			timeout = time.Duration(float64(n) * float64(time.Second))
+		}
+		if n, ok := opts.RawGetString("port").(lua.LNumber); ok {
+			port = int(n)
+		}
+	}
+	p, ok := c.MdCheckMTASTS(checkText(L, 1), timeout, port)
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	t := L.NewTable()
+	if p.HasID {
+		t.RawSetString("id", lua.LString(p.ID))
+	}
+	t.RawSetString("mode", lua.LString(p.Mode))
+	if p.HasMaxAge {
+		t.RawSetString("max_age", lua.LNumber(p.MaxAge))
+	}
+	t.RawSetString("mx", f.stringArray(p.MX))
+	L.Push(t)
+	return 1
+}
+
+// bindMdVerifySTSMX is md_verify_sts_mx(host, policy): 1 or 0.
+func bindMdVerifySTSMX(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	var p tlspolicy.Policy
+	if t, ok := L.Get(2).(*lua.LTable); ok {
+		if mx, ok := t.RawGetString("mx").(*lua.LTable); ok {
+			for i := 1; i <= mx.Len(); i++ {
+				p.MX = append(p.MX, lua.LVAsString(mx.RawGetInt(i)))
+			}
+		}
+	}
+	L.Push(perlBool(c.MdVerifySTSMX(optText(L, 1), p)))
+	return 1
+}
+
+// bindMdCheckDANETLSA is md_check_dane_tlsa(domain, port): an array of
+// {usage =, selector =, matching_type =, cert_data =}, empty when none.
+func bindMdCheckDANETLSA(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	port := L.Get(2)
+	recs := c.MdCheckDANETLSA(checkText(L, 1), lua.LVAsString(port))
+	out := L.NewTable()
+	for _, r := range recs {
+		t := L.NewTable()
+		t.RawSetString("usage", lua.LNumber(r.Usage))
+		t.RawSetString("selector", lua.LNumber(r.Selector))
+		t.RawSetString("matching_type", lua.LNumber(r.MatchingType))
+		t.RawSetString("cert_data", lua.LString(r.CertData))
+		out.Append(t)
+	}
+	L.Push(out)
+	return 1
+}
+
+// bindMdVerifyDANECert is md_verify_dane_cert(cert_der, tlsa): 1 or 0.
+func bindMdVerifyDANECert(f *Filter, L *lua.LState) int {
+	c := f.context(L)
+	var recs []tlspolicy.TLSA
+	if t, ok := L.Get(2).(*lua.LTable); ok {
+		for i := 1; i <= t.Len(); i++ {
+			r, ok := t.RawGetInt(i).(*lua.LTable)
+			if !ok {
+				continue
+			}
+			num := func(k string) int {
+				if n, ok := r.RawGetString(k).(lua.LNumber); ok {
+					return int(n)
+				}
+				return -1
+			}
+			recs = append(recs, tlspolicy.TLSA{Usage: num("usage"), Selector: num("selector"), MatchingType: num("matching_type"),
+				CertData: lua.LVAsString(r.RawGetString("cert_data"))})
+		}
+	}
+	L.Push(perlBool(c.MdVerifyDANECert([]byte(optText(L, 1)), recs)))
+	return 1
+}
+
+// perlBool is Perl's 1 or 0.
+func perlBool(b bool) lua.LNumber {
+	if b {
+		return 1
+	}
+	return 0
 }

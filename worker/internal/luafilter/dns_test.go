@@ -3,12 +3,19 @@ package luafilter
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
+	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mdgo/md/worker/filter/dnscheck"
 	"github.com/mdgo/md/worker/filter/dnscheck/dnstest"
@@ -26,7 +33,19 @@ func TestDNSBindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.example.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certSum := sha256.Sum256(certDER)
+	var luaDER strings.Builder // the certificate as a Lua string literal
+	for _, b := range certDER {
+		fmt.Fprintf(&luaDER, "\\%d", b)
+	}
 	zs := dnstest.Start(t,
+		`_25._tcp.mx.example.com. TLSA 3 0 1 `+hex.EncodeToString(certSum[:]),
 		`sel._domainkey.example.com. TXT "v=DKIM1; k=rsa; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
 		"2.0.0.127.dnsbl.test. A 127.0.0.2",
 		"2.0.0.127.other.test. A 127.0.0.3",
@@ -104,6 +123,18 @@ end`,
 end`,
 			lines: []string{"HX-org example.co.uk%20example.com", "HX-sel default%20default",
 				"HX-bimi BIMI1%20https://example.com/logo.svg%20https://example.com/vmc.pem%20nil", "HX-bimiv pass%20fail", "HX-authres true"},
+		},
+		{name: "md_check_dane_tlsa", msg: plainMsg,
+			src: `function filter_begin(e)
+  local t = md_check_dane_tlsa("mx.example.com", 25)
+  H("tlsa", #t .. " " .. t[1].usage .. t[1].selector .. t[1].matching_type .. " " .. tostring(t[1].cert_data == "` + hex.EncodeToString(certSum[:]) + `"))
+  H("none", #md_check_dane_tlsa("none.example.com", 25))
+  local der = "` + luaDER.String() + `"
+  H("dane", md_verify_dane_cert(der, t) .. md_verify_dane_cert("x", t) .. md_verify_dane_cert(der, {}))
+  H("sts", tostring(md_check_mta_sts("example.com")) .. " " ..
+    md_verify_sts_mx("a.mx.example.com", {mx = {"*.mx.example.com"}}) .. md_verify_sts_mx("mx.example.com", {mx = {"*.mx.example.com"}}))
+end`,
+			lines: []string{"HX-tlsa 1%20301%20true", "HX-none 0", "HX-dane 100", "HX-sts nil%2010"},
 		},
 		{name: "reverse_ip_address_for_rbl", msg: plainMsg,
 			src: `function filter_end(e)
