@@ -67,7 +67,16 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 func load(path string) (*filter.Callbacks, *filter.Config, error) {
 	cfg := filter.DefaultConfig()
+	// As mimedefang.pl: the IP-validation header from the key file before
+	// the filter loads (the filter may set its own), checked after.
+	cfg.ValidateIPHeader = filter.ReadIPKey()
 	cb, err := filter.LoadFilter(path, cfg)
+	if err == nil {
+		var kerr error
+		if cfg.ValidateIPHeader, kerr = filter.CheckIPKey(cfg.ValidateIPHeader); kerr != nil {
+			fmt.Fprintf(stderr, "md-worker: %v\n", kerr)
+		}
+	}
 	return cb, cfg, err
 }
 

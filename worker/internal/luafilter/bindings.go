@@ -150,6 +150,8 @@ var bindings = map[string]binding{
 	"md_bimi_verify":                   bindMdBIMIVerify,
 	"md_authres":                       bindMdAuthres,
 	"md_check_mta_sts":                 bindMdCheckMTASTS,
+	"add_ip_validation_header":         ctxBool((*filter.Context).AddIPValidationHeader),
+	"delete_ip_validation_header":      ctxBool((*filter.Context).DeleteIPValidationHeader),
 	"md_verify_sts_mx":                 bindMdVerifySTSMX,
 	"md_check_dane_tlsa":               bindMdCheckDANETLSA,
 	"md_verify_dane_cert":              bindMdVerifyDANECert,

@@ -136,6 +136,20 @@ end`,
 end`,
 			lines: []string{"HX-tlsa 1%20301%20true", "HX-none 0", "HX-dane 100", "HX-sts nil%2010"},
 		},
+		{name: "add_ip_validation_header", msg: plainMsg,
+			src: `function filter_end(e)
+  H("none", tostring(add_ip_validation_header()) .. " " .. tostring(delete_ip_validation_header()))
+end`,
+			lines:     []string{"HX-none false%20false"},
+			syslogLog: []string{"add_ip_validation_header called, but no validation header available.  Check permissions on /etc/mimedefang-ip-key"},
+		},
+		{name: "add_ip_validation_header with a key", msg: plainMsg,
+			src: `ValidateIPHeader = "X-MIMEDefang-Relay-0123"
+function filter_end(e)
+  H("set", tostring(add_ip_validation_header()) .. " " .. tostring(delete_ip_validation_header()))
+end`,
+			lines: []string{"HX-set true%20true", "HX-MIMEDefang-Relay-0123 192.0.2.1"},
+		},
 		{name: "reverse_ip_address_for_rbl", msg: plainMsg,
 			src: `function filter_end(e)
   H("rev", reverse_ip_address_for_rbl("192.0.2.1") .. " " .. expand_ipv6_address("2001:db8::1"))
