@@ -137,3 +137,51 @@ end
 		t.Errorf("hung server: md-worker test took %v, more than %v", r.elapsed, limit)
 	}
 }
+
+// TestDNSStackMetrics: the whole stack, Postfix → md-milterd →
+// md-multiplexor → md-worker, with a filter that bounces a client listed
+// on a DNSBL served by a real NSD: the message is refused with the filter's
+// reply, and md-multiplexor's /metrics counts the blocklist call and the
+// DNS query by type and outcome.
+func TestDNSStackMetrics(t *testing.T) {
+	dir := harness.NewTestDir(t)
+	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"dnsbl.test.": `$TTL 300
+@ IN SOA ns.dnsbl.test. hostmaster.dnsbl.test. 1 3600 600 86400 300
+@ IN NS ns.dnsbl.test.
+ns IN A 127.0.0.1
+1.0.0.127 IN A 127.0.0.2
+`}})
+	t.Setenv("MD_DNS_SERVERS", ns.Addr)
+	filter := filepath.Join(dir, "dnsbl.lua")
+	if err := os.WriteFile(filter, []byte(`function filter_begin(e)
+  local listed = relay_is_blacklisted(RelayAddr, "dnsbl.test")
+  if listed ~= 0 then
+    action_bounce("Your address is listed (" .. listed .. ")")
+  end
+end
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metricsArgs, metrics := metricsListen(t)
+	stack := harness.StartStack(t, harness.StackOptions{
+		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
+		Milter:          harness.MDBinary(t, "md-milterd"),
+		Worker:          harness.MDBinary(t, "md-worker"),
+		Filter:          filter,
+		MultiplexorArgs: metricsArgs,
+	})
+	msg := &harness.Message{From: "tester@" + harness.Domain, To: "alice@" + harness.Domain, Subject: "from a listed client", Body: "hello\n"}
+	res := stack.Send(t, msg)
+	if res.Stage != harness.StageMessage || res.Reply.Code != 554 || !strings.Contains(res.Reply.String(), "Your address is listed (127.0.0.2)") {
+		t.Errorf("listed client: %s reply %q, want 554 ... Your address is listed (127.0.0.2)", res.Stage, res.Reply)
+	}
+	expectIntegrationCalls(t, metrics, "dnsbl", map[string]float64{"hit": 1})
+	const series = `mimedefang_multiplexor_dns_queries_total{outcome="NOERROR",type="A"}`
+	var m harness.Metrics
+	if err := harness.Await(20*time.Second, func() bool { m = harness.ScrapeMetrics(t, metrics); return m[series] == 1 }); err != nil {
+		t.Errorf("%v: %s is %v, want 1", err, series, m[series])
+	}
+	if n := m[`mimedefang_multiplexor_dns_query_duration_seconds_count{type="A"}`]; n != 1 {
+		t.Errorf("dns_query_duration_seconds_count{type=\"A\"} = %v, want 1", n)
+	}
+}

@@ -109,3 +109,75 @@ func validIntegration(s string) bool {
 	}
 	return true
 }
+
+// DNS queries travel on the same channel, one datagram each:
+//
+//	dns TYPE OUTCOME SECONDS\n
+//
+// TYPE is the query type ("A", "TXT" ...), OUTCOME the response code
+// ("NOERROR", "NXDOMAIN", "SERVFAIL" ...) or "timeout" / "error" when no
+// server answered.
+
+// DNSQuery is one DNS query as the line carries it.
+type DNSQuery struct {
+	Type    string // [A-Z0-9]{1,10}
+	Outcome string // [A-Za-z0-9_]{1,16}
+	Seconds float64
+}
+
+// AppendDNSQuery appends q's line, newline included, to b; b unchanged
+// when q would not parse back.
+func AppendDNSQuery(b []byte, q DNSQuery) []byte {
+	if !validDNSQuery(q) {
+		return b
+	}
+	b = append(b, "dns "...)
+	b = append(b, q.Type...)
+	b = append(b, ' ')
+	b = append(b, q.Outcome...)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, q.Seconds, 'f', 6, 64)
+	return append(b, '\n')
+}
+
+// ParseDNSQuery reads one dns line, with or without its newline.
+func ParseDNSQuery(line []byte) (DNSQuery, error) {
+	if len(line) > CallLineMax {
+		return DNSQuery{}, ErrBadCall
+	}
+	f := strings.Split(strings.TrimSuffix(string(line), "\n"), " ")
+	if len(f) != 4 || f[0] != "dns" {
+		return DNSQuery{}, ErrBadCall
+	}
+	sec, err := strconv.ParseFloat(f[3], 64)
+	if err != nil {
+		return DNSQuery{}, ErrBadCall
+	}
+	q := DNSQuery{Type: f[1], Outcome: f[2], Seconds: sec}
+	if !validDNSQuery(q) {
+		return DNSQuery{}, ErrBadCall
+	}
+	return q, nil
+}
+
+func validDNSQuery(q DNSQuery) bool {
+	if math.IsNaN(q.Seconds) || q.Seconds < 0 || q.Seconds > 1e6 {
+		return false
+	}
+	return validWord(q.Type, 10, func(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }) &&
+		validWord(q.Outcome, 16, func(c byte) bool {
+			return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
+		})
+}
+
+func validWord(s string, max int, ok func(byte) bool) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -68,3 +68,37 @@ func FuzzParseCall(f *testing.F) {
 		}
 	})
 }
+
+func TestDNSQueryLines(t *testing.T) {
+	q := DNSQuery{Type: "TXT", Outcome: "NXDOMAIN", Seconds: 0.0025}
+	line := AppendDNSQuery(nil, q)
+	if string(line) != "dns TXT NXDOMAIN 0.002500\n" {
+		t.Errorf("line %q", line)
+	}
+	if got, err := ParseDNSQuery(line); err != nil || got != q {
+		t.Errorf("ParseDNSQuery(%q) = %+v, %v", line, got, err)
+	}
+	for _, bad := range []string{"dns txt NOERROR 1\n", "dns A NO-ERROR 1\n", "dns A timeout\n", "call A timeout 1\n", "dns  A timeout 1\n",
+		"dns ABCDEFGHIJK timeout 1\n", "dns A " + strings.Repeat("x", 17) + " 1\n"} {
+		if q, err := ParseDNSQuery([]byte(bad)); err == nil {
+			t.Errorf("ParseDNSQuery(%q) = %+v", bad, q)
+		}
+	}
+	if b := AppendDNSQuery([]byte("x"), DNSQuery{Type: "a", Outcome: "x"}); string(b) != "x" {
+		t.Errorf("invalid query written: %q", b)
+	}
+}
+
+func FuzzParseDNSQuery(f *testing.F) {
+	f.Add([]byte("dns A NOERROR 0.001000\n"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		q, err := ParseDNSQuery(line)
+		if err != nil {
+			return
+		}
+		again, err := ParseDNSQuery(AppendDNSQuery(nil, q))
+		if err != nil || again.Type != q.Type || again.Outcome != q.Outcome || math.Abs(again.Seconds-q.Seconds) > 1e-6 {
+			t.Fatalf("%q parsed as %+v does not round-trip: %+v, %v", line, q, again, err)
+		}
+	})
+}

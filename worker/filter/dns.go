@@ -25,6 +25,9 @@ func (c *Context) DNS() *dnscheck.Resolver {
 		if cfg.Log == nil {
 			cfg.Log = c.MdSyslog
 		}
+		if cfg.OnQuery == nil && c.w != nil {
+			cfg.OnQuery = c.w.opts.OnDNSQuery
+		}
 		c.dns = dnscheck.New(cfg)
 	}
 	return c.dns

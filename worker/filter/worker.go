@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter/dkim"
@@ -38,6 +39,11 @@ type WorkerOptions struct {
 	// (clamd, spamd, rspamd, the SMTP call-out) once it has returned:
 	// `md-worker test` prints them.
 	OnCall func(IntegrationCall)
+	// OnDNSQuery, when set, is told of every DNS query the DNS functions
+	// send (not of answers from the request's cache): its type, outcome
+	// (the response code, or "timeout" / "error") and wall time. It may
+	// be called from several goroutines at once.
+	OnDNSQuery func(qtype, outcome string, took time.Duration)
 }
 
 // Worker runs requests for one filter in one process: the state that

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter"
@@ -74,6 +75,20 @@ func callsHook(out io.Writer) func(filter.IntegrationCall) {
 		buf = proto.AppendCall(buf[:0], proto.Call{Integration: ic.Integration, Result: ic.Result, Seconds: ic.Took.Seconds()})
 		if len(buf) > 0 {
 			_, _ = out.Write(buf)
+		}
+	}
+}
+
+// dnsHook returns the filter.WorkerOptions.OnDNSQuery that writes each DNS
+// query as a line to out (nil when out is nil). Queries may come from
+// several goroutines: each line has its own buffer.
+func dnsHook(out io.Writer) func(qtype, outcome string, took time.Duration) {
+	if out == nil {
+		return nil
+	}
+	return func(qtype, outcome string, took time.Duration) {
+		if b := proto.AppendDNSQuery(nil, proto.DNSQuery{Type: qtype, Outcome: outcome, Seconds: took.Seconds()}); len(b) > 0 {
+			_, _ = out.Write(b)
 		}
 	}
 }

@@ -272,6 +272,7 @@ func NewWorker(cb *filter.Callbacks, opts Options) *filter.Worker {
 		Chdir:      opts.Chdir,
 		LookupAddr: opts.LookupAddr,
 		OnCall:     callsHook(opts.Calls),
+		OnDNSQuery: dnsHook(opts.Calls),
 	})
 }
 

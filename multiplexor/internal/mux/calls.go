@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"strconv"
@@ -72,6 +73,12 @@ func (s *Server) readCalls(conn net.Conn) {
 		n, err := conn.Read(buf)
 		if err != nil {
 			return
+		}
+		if bytes.HasPrefix(buf[:n], []byte("dns ")) {
+			if q, perr := proto.ParseDNSQuery(buf[:n]); perr != nil || !s.metrics.dnsQuery(q) {
+				s.metrics.callRejected()
+			}
+			continue
 		}
 		if c, perr := proto.ParseCall(buf[:n]); perr != nil || !s.metrics.call(c) {
 			s.metrics.callRejected()

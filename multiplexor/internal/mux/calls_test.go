@@ -44,6 +44,10 @@ func TestCallsCounted(t *testing.T) {
 	} {
 		send(proto.AppendCall(nil, c))
 	}
+	send(proto.AppendDNSQuery(nil, proto.DNSQuery{Type: "TXT", Outcome: "NXDOMAIN", Seconds: 0.002}))
+	send(proto.AppendDNSQuery(nil, proto.DNSQuery{Type: "TXT", Outcome: "NXDOMAIN", Seconds: 0.004}))
+	send(proto.AppendDNSQuery(nil, proto.DNSQuery{Type: "A", Outcome: "timeout", Seconds: 5}))
+	send([]byte("dns a NOERROR 1\n"))
 	send([]byte("garbage\n"))
 	send([]byte("call clamd hit " + strings.Repeat("1", 200) + "\n"))
 	for i := 0; i < maxIntegrations; i++ { // 30 more fit beside clamd and spamd
@@ -51,7 +55,7 @@ func TestCallsCounted(t *testing.T) {
 	}
 	m := s.metrics
 	deadline := time.Now().Add(10 * time.Second)
-	for testutil.ToFloat64(m.intRejected) < 4 && time.Now().Before(deadline) {
+	for testutil.ToFloat64(m.intRejected) < 5 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for _, c := range []struct {
@@ -64,7 +68,9 @@ func TestCallsCounted(t *testing.T) {
 		{"clamd error", testutil.ToFloat64(m.intRequests.WithLabelValues("clamd", "error")), 1},
 		{"clamd errors", testutil.ToFloat64(m.intErrors.WithLabelValues("clamd")), 1},
 		{"spamd clean", testutil.ToFloat64(m.intRequests.WithLabelValues("spamd", "clean")), 1},
-		{"rejected: garbage, overlong, x30, x31", testutil.ToFloat64(m.intRejected), 4},
+		{"rejected: bad dns line, garbage, overlong, x30, x31", testutil.ToFloat64(m.intRejected), 5},
+		{"dns TXT NXDOMAIN", testutil.ToFloat64(m.dnsQueries.WithLabelValues("TXT", "NXDOMAIN")), 2},
+		{"dns A timeout", testutil.ToFloat64(m.dnsQueries.WithLabelValues("A", "timeout")), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)

@@ -39,6 +39,11 @@ type metrics struct {
 	intRejected prometheus.Counter
 	intMu       sync.Mutex
 	intSeen     map[string]bool
+
+	// DNS queries reported by the workers (calls.go).
+	dnsQueries  *prometheus.CounterVec
+	dnsDuration *prometheus.HistogramVec
+	dnsSeen     map[string]bool // "type" and "type outcome" label values
 }
 
 func newMetrics(s *Server) *metrics {
@@ -94,8 +99,18 @@ func newMetrics(s *Server) *metrics {
 		Help: "Lines on the workers' integration-call pipe that were not call lines, or named an integration past the first 32.",
 	})
 	m.intSeen = map[string]bool{}
+	m.dnsQueries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricsPrefix + "dns_queries_total",
+		Help: "DNS queries the workers' DNS functions sent (answers from a request's cache are not counted), by type (A, TXT, MX ...) and outcome: the response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED ...), or timeout or error when no server answered.",
+	}, []string{"type", "outcome"})
+	m.dnsDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    metricsPrefix + "dns_query_duration_seconds",
+		Help:    "Wall time of each DNS query, as the worker measured it, by type.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"type"})
+	m.dnsSeen = map[string]bool{}
 	m.reg.MustRegister(m.requests, m.duration, m.queueGauge, m.waitHist, m.starts, m.exits, m.refused,
-		m.intRequests, m.intErrors, m.intDuration, m.intRejected, &poolCollector{s: s})
+		m.intRequests, m.intErrors, m.intDuration, m.intRejected, m.dnsQueries, m.dnsDuration, &poolCollector{s: s})
 	return m
 }
 
@@ -120,6 +135,27 @@ func (m *metrics) call(c proto.Call) bool {
 }
 
 func (m *metrics) callRejected() { m.intRejected.Inc() }
+
+// maxDNSSeries bounds the dns_queries_total series (type, outcome pairs).
+const maxDNSSeries = 64
+
+// dnsQuery counts one DNS query; false when it would be one series too
+// many.
+func (m *metrics) dnsQuery(q proto.DNSQuery) bool {
+	k := q.Type + " " + q.Outcome
+	m.intMu.Lock()
+	if !m.dnsSeen[k] {
+		if len(m.dnsSeen) >= maxDNSSeries {
+			m.intMu.Unlock()
+			return false
+		}
+		m.dnsSeen[k] = true
+	}
+	m.intMu.Unlock()
+	m.dnsQueries.WithLabelValues(q.Type, q.Outcome).Inc()
+	m.dnsDuration.WithLabelValues(q.Type).Observe(q.Seconds)
+	return true
+}
 
 // request counts one request. The label lookups are cached, since this runs
 // for every request.
