@@ -55,34 +55,45 @@ func AppendCall(b []byte, c Call) []byte {
 	if !validCall(c) {
 		return b
 	}
-	b = append(b, "call "...)
-	b = append(b, c.Integration...)
-	b = append(b, ' ')
-	b = append(b, c.Result...)
-	b = append(b, ' ')
-	b = strconv.AppendFloat(b, c.Seconds, 'f', 6, 64)
-	return append(b, '\n')
+	return appendLine(b, "call", c.Integration, c.Result, c.Seconds)
 }
 
 // ParseCall reads one call line, with or without its newline.
 func ParseCall(line []byte) (Call, error) {
-	if len(line) > CallLineMax {
-		return Call{}, ErrBadCall
-	}
-	s := strings.TrimSuffix(string(line), "\n")
-	f := strings.Split(s, " ")
-	if len(f) != 4 || f[0] != "call" {
-		return Call{}, ErrBadCall
-	}
-	sec, err := strconv.ParseFloat(f[3], 64)
-	if err != nil {
-		return Call{}, ErrBadCall
-	}
-	c := Call{Integration: f[1], Result: f[2], Seconds: sec}
-	if !validCall(c) {
+	a, r, sec, ok := parseLine(line, "call")
+	c := Call{Integration: a, Result: r, Seconds: sec}
+	if !ok || !validCall(c) {
 		return Call{}, ErrBadCall
 	}
 	return c, nil
+}
+
+// appendLine writes "KIND A B SECONDS\n".
+func appendLine(b []byte, kind, x, y string, sec float64) []byte {
+	b = append(b, kind...)
+	b = append(b, ' ')
+	b = append(b, x...)
+	b = append(b, ' ')
+	b = append(b, y...)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, sec, 'f', 6, 64)
+	return append(b, '\n')
+}
+
+// parseLine reads "KIND A B SECONDS", with or without its newline.
+func parseLine(line []byte, kind string) (x, y string, sec float64, ok bool) {
+	if len(line) > CallLineMax {
+		return "", "", 0, false
+	}
+	f := strings.Split(strings.TrimSuffix(string(line), "\n"), " ")
+	if len(f) != 4 || f[0] != kind {
+		return "", "", 0, false
+	}
+	sec, err := strconv.ParseFloat(f[3], 64)
+	if err != nil {
+		return "", "", 0, false
+	}
+	return f[1], f[2], sec, true
 }
 
 func validCall(c Call) bool {
@@ -131,30 +142,14 @@ func AppendDNSQuery(b []byte, q DNSQuery) []byte {
 	if !validDNSQuery(q) {
 		return b
 	}
-	b = append(b, "dns "...)
-	b = append(b, q.Type...)
-	b = append(b, ' ')
-	b = append(b, q.Outcome...)
-	b = append(b, ' ')
-	b = strconv.AppendFloat(b, q.Seconds, 'f', 6, 64)
-	return append(b, '\n')
+	return appendLine(b, "dns", q.Type, q.Outcome, q.Seconds)
 }
 
 // ParseDNSQuery reads one dns line, with or without its newline.
 func ParseDNSQuery(line []byte) (DNSQuery, error) {
-	if len(line) > CallLineMax {
-		return DNSQuery{}, ErrBadCall
-	}
-	f := strings.Split(strings.TrimSuffix(string(line), "\n"), " ")
-	if len(f) != 4 || f[0] != "dns" {
-		return DNSQuery{}, ErrBadCall
-	}
-	sec, err := strconv.ParseFloat(f[3], 64)
-	if err != nil {
-		return DNSQuery{}, ErrBadCall
-	}
-	q := DNSQuery{Type: f[1], Outcome: f[2], Seconds: sec}
-	if !validDNSQuery(q) {
+	t, o, sec, ok := parseLine(line, "dns")
+	q := DNSQuery{Type: t, Outcome: o, Seconds: sec}
+	if !ok || !validDNSQuery(q) {
 		return DNSQuery{}, ErrBadCall
 	}
 	return q, nil

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"io"
 	"regexp"
 	"strings"
 )
@@ -107,19 +108,7 @@ func Sign(key crypto.Signer, msg []byte, o SignOptions) (name, value string, err
 	// The header hash: the signed fields from the bottom up, then the
 	// signature with an empty b=, without its CRLF.
 	hh := newHash()
-	unused := append([]string(nil), fields...)
-	for _, name := range h {
-		for i := len(unused) - 1; i >= 0; i-- {
-			m := hashNameRE.FindStringSubmatch(unused[i])
-			if m == nil || strings.ToLower(m[1]) != name {
-				continue
-			}
-			f := strings.TrimSuffix(unused[i], "\r\n")
-			unused = append(unused[:i], unused[i+1:]...)
-			hh.Write([]byte(canonHeader(hc == "relaxed", f) + "\r\n"))
-			break
-		}
-	}
+	hashFields(hh, fields, h, hc == "relaxed")
 	hh.Write([]byte(canonHeader(hc == "relaxed", sigPrefix+strings.Join(append(raws, " b="), ";"))))
 	sig, err := signDigest(key, o.Algorithm, hh.Sum(nil))
 	if err != nil {
@@ -223,4 +212,23 @@ func splitMessage(msg []byte) (fields []string, body []byte) {
 		all = all[end:]
 	}
 	return fields, nil
+}
+
+// hashFields writes into h the fields names lists, canonicalized, each
+// name taking the bottom-most field of that name not yet taken (RFC 6376
+// §5.4.2; a name without such a field adds nothing).
+func hashFields(h io.Writer, fields, names []string, relaxed bool) {
+	unused := append([]string(nil), fields...)
+	for _, name := range names {
+		for i := len(unused) - 1; i >= 0; i-- {
+			m := hashNameRE.FindStringSubmatch(unused[i])
+			if m == nil || strings.ToLower(m[1]) != name {
+				continue
+			}
+			f := strings.TrimSuffix(unused[i], "\r\n")
+			unused = append(unused[:i], unused[i+1:]...)
+			io.WriteString(h, canonHeader(relaxed, f)+"\r\n")
+			break
+		}
+	}
 }

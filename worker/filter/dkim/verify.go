@@ -219,19 +219,7 @@ func verifyOne(ctx context.Context, field string, fields []string, body []byte, 
 	// The header hash: the fields h= names, from the bottom up, then this
 	// signature with its b= value removed.
 	hh := newHash()
-	unused := append([]string(nil), fields...)
-	for _, name := range strings.Split(stripSpace(strings.ToLower(v["h"])), ":") {
-		for i := len(unused) - 1; i >= 0; i-- {
-			m := hashNameRE.FindStringSubmatch(unused[i])
-			if m == nil || strings.ToLower(m[1]) != name {
-				continue
-			}
-			f := strings.TrimSuffix(unused[i], "\r\n")
-			unused = append(unused[:i], unused[i+1:]...)
-			hh.Write([]byte(canonHeader(hc == "relaxed", f) + "\r\n"))
-			break
-		}
-	}
+	hashFields(hh, fields, strings.Split(stripSpace(strings.ToLower(v["h"])), ":"), hc == "relaxed")
 	raws := append([]string(nil), sig.raws...)
 	if sig.bIndex >= 0 {
 		name, _, _ := strings.Cut(raws[sig.bIndex], "=")
