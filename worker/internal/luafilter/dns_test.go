@@ -161,3 +161,18 @@ end`,
 		t.Run(tc.name, func(t *testing.T) { runBindingCase(t, tc) })
 	}
 }
+
+// TestDNSServersGlobal: DNSServers and DNSTimeout, set by the filter, win
+// over $MD_DNS_SERVERS.
+func TestDNSServersGlobal(t *testing.T) {
+	zs := dnstest.Start(t, "2.0.0.127.dnsbl.test. A 127.0.0.2")
+	t.Setenv(dnscheck.EnvServers, "127.0.0.1:1")
+	runBindingCase(t, bindingCase{name: "DNSServers", msg: plainMsg,
+		src: `DNSServers = "` + zs.Addr + `"
+DNSTimeout = 2
+function filter_begin(e)
+  H("listed", relay_is_blacklisted("127.0.0.2", "dnsbl.test") .. " " .. DNSServers .. " " .. DNSTimeout)
+end`,
+		lines: []string{"HX-listed 127.0.0.2%20" + zs.Addr + "%202"},
+	})
+}

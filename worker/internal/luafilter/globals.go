@@ -9,6 +9,7 @@ import (
 
 	"github.com/mdgo/md/worker/filter"
 	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/filter/dnscheck"
 	"github.com/mdgo/md/worker/filter/rspamd"
 	"github.com/mdgo/md/worker/filter/spamd"
 )
@@ -200,6 +201,22 @@ var configVars = []configVar{
 	// md-worker only: how long spamd and rspamd may take (Config.Spamd,
 	// Config.Rspamd), and the rspamd rspamd_check() asks without an URL.
 	secondsVar("SpamdTimeout", spamd.DefaultTimeout, func(c *filter.Config) *time.Duration { return &c.Spamd.Timeout }),
+	// md-worker's own: the DNS functions' name servers ("host:port,
+	// host:port"; "" means $MD_DNS_SERVERS, else /etc/resolv.conf) and
+	// per-query timeout.
+	{
+		name: "DNSServers",
+		get:  func(c *filter.Config) lua.LValue { return lua.LString(strings.Join(c.DNS.Servers, ",")) },
+		set: func(c *filter.Config, v lua.LValue) {
+			c.DNS.Servers = nil
+			for _, s := range strings.Split(lua.LVAsString(v), ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					c.DNS.Servers = append(c.DNS.Servers, s)
+				}
+			}
+		},
+	},
+	secondsVar("DNSTimeout", dnscheck.DefaultTimeout, func(c *filter.Config) *time.Duration { return &c.DNS.Timeout }),
 	secondsVar("RspamdTimeout", rspamd.DefaultTimeout, func(c *filter.Config) *time.Duration { return &c.Rspamd.Timeout }),
 	{
 		name: "RspamdURL",
