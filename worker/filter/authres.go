@@ -2,7 +2,9 @@ package filter
 
 import (
 	"strings"
+	"time"
 
+	"github.com/mdgo/md/proto"
 	"github.com/mdgo/md/worker/filter/authres"
 	"github.com/mdgo/md/worker/filter/bimi"
 	"github.com/mdgo/md/worker/message"
@@ -29,7 +31,10 @@ func (c *Context) MdBIMILookup(domain, selector string) (bimi.Record, bool) {
 // MdBIMIVerify is md_bimi_verify($domain, $dmarc_result, $dmarc_policy [,
 // $selector]) (bimi.Verify): "pass" or "fail".
 func (c *Context) MdBIMIVerify(domain, dmarcResult, dmarcPolicy, selector string) string {
-	return bimi.Verify(c.ctx(), c.DNS().Net().LookupTXT, domain, dmarcResult, dmarcPolicy, selector, c.MdSyslog)
+	start := time.Now()
+	res := bimi.Verify(c.ctx(), c.DNS().Net().LookupTXT, domain, dmarcResult, dmarcPolicy, selector, c.MdSyslog)
+	c.noteCall("bimi", domain, res+" (dmarc "+dmarcResult+", p="+dmarcPolicy+")", proto.CallClean, start)
+	return res
 }
 
 // MdAuthres is md_authres($email, $relayip, $serverdomain, $helo [,
