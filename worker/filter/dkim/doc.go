@@ -1,5 +1,7 @@
-// Package dkim is MIMEDefang's md_dkim_sign and md_dkim_verify
-// (Mail::MIMEDefang::DKIM, docs/reference/filter-api.md §4.11).
+// Package dkim is MIMEDefang's md_dkim_sign, md_dkim_verify
+// (Mail::MIMEDefang::DKIM) and md_arc_sign (Mail::MIMEDefang::DKIM::ARC),
+// docs/reference/filter-api.md §4.11. ARC sealing (arc.go) is
+// Mail::DKIM::ARC::Signer's, byte for byte, on the same signer internals.
 //
 // Signing reproduces what MIMEDefang gets from Perl's Mail::DKIM byte for
 // byte: the signature's tag order (v, a, c, d, h, s, bh, b), the header

@@ -68,24 +68,7 @@ func Sign(key crypto.Signer, msg []byte, o SignOptions) (name, value string, err
 	fields, body := splitMessage(msg)
 
 	// h=: the message's field names (lower case) that are wanted.
-	wanted := append([]string(nil), DefaultHeaders...)
-	if o.Headers != "" {
-		wanted = append(wanted, strings.Split(o.Headers, ":")...)
-	}
-	var h []string
-	for _, f := range fields {
-		m := fieldNameRE.FindStringSubmatch(f)
-		if m == nil {
-			continue
-		}
-		n := strings.ToLower(m[1])
-		for _, w := range wanted {
-			if strings.EqualFold(w, n) {
-				h = append(h, n)
-				break
-			}
-		}
-	}
+	h := signedNames(fields, o.Headers)
 
 	bh := newHash()
 	bh.Write(canonBody(bc == "relaxed", body))

@@ -144,6 +144,7 @@ var bindings = map[string]binding{
 	"md_spf_verify":                    bindMdSPFVerify,
 	"md_dkim_sign":                     bindMdDKIMSign,
 	"md_dkim_verify":                   bindMdDKIMVerify,
+	"md_arc_sign":                      bindMdARCSign,
 	"md_org_domain":                    bindMdOrgDomain,
 	"md_bimi_get_selector":             bindMdBIMIGetSelector,
 	"md_bimi_lookup":                   bindMdBIMILookup,
