@@ -121,9 +121,31 @@ func pureBoolS(fn func(string) bool) binding {
 
 // bindMdSPFVerify is md_spf_verify(email, relayip [, helo]): the list form
 // (code, explanation, helo_code, helo_explanation, record[, helo_record]).
+//
+// With a true fourth argument it returns the table form instead (Perl's
+// scalar context): {code =, local_explanation =, helo_code =,
+// helo_local_explanation =, record =, helo_record =}, absent keys for
+// undef. The original's dns_lookups counts are not offered.
 func bindMdSPFVerify(f *Filter, L *lua.LState) int {
 	c := f.context(L)
-	return pushValues(L, c.MdSPFVerify(checkText(L, 1), checkText(L, 2), optText(L, 3)).Values())
+	res := c.MdSPFVerify(checkText(L, 1), checkText(L, 2), optText(L, 3))
+	if !perlTrue(L.Get(4)) {
+		return pushValues(L, res.Values())
+	}
+	t := L.NewTable()
+	set := func(k string, v string, ok bool) {
+		if ok {
+			t.RawSetString(k, lua.LString(v))
+		}
+	}
+	set("code", res.Code, true)
+	set("local_explanation", res.Explanation, true)
+	set("helo_code", res.HeloCode, res.HasHelo)
+	set("helo_local_explanation", res.HeloExplanation, res.HasHelo)
+	set("record", res.Record, res.HasRecord)
+	set("helo_record", res.HeloRecord, res.HasHeloRecord)
+	L.Push(t)
+	return 1
 }
 
 // bindMdDKIMSign is md_dkim_sign(keyfile [, algorithm, method, domain,

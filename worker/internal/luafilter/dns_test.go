@@ -94,9 +94,14 @@ end`,
   local c2, e2, h2, he2, r2 = md_spf_verify("a@example.test", "192.0.2.7")
   H("spf2", c2 .. " " .. tostring(h2) .. " " .. r2)
   H("spf3", table.concat({md_spf_verify("", "192.0.2.7")}, "|"))
+  local t = md_spf_verify("a@spf.test", "198.51.100.9", "spf.test", true)
+  H("spf4", t.code .. " " .. t.helo_code .. " " .. t.record .. " " .. tostring(string.find(t.local_explanation, "spf.test: ", 1, true)))
+  local t2 = md_spf_verify("a@example.test", "192.0.2.7", nil, true)
+  H("spf5", t2.code .. " " .. tostring(t2.helo_code) .. " " .. t2.record)
 end`,
 			lines: []string{"HX-spf pass%20pass%20v=spf1%20ip4:192.0.2.0/24%20-all|v=spf1%20ip4:192.0.2.0/24%20-all|spf.test:%20Sender%20192.0.2.7%20is%20authorized%20to%20use%20%27a@spf.test%27%20in%20%27mfrom%27%20identity%20(matched%20ip)",
-				"HX-spf2 fail%20nil%20v=spf1%20-all", "HX-spf3 invalid|Invalid%20mail%20from%20parameter"},
+				"HX-spf2 fail%20nil%20v=spf1%20-all", "HX-spf3 invalid|Invalid%20mail%20from%20parameter",
+				"HX-spf4 fail%20fail%20v=spf1%20ip4:192.0.2.0/24%20-all%201", "HX-spf5 fail%20nil%20v=spf1%20-all"},
 		},
 		{name: "md_dkim_sign", msg: plainMsg,
 			src: `function filter_end(e)
