@@ -3,7 +3,8 @@
 # Mail::SPF (Debian's libmail-spf-perl) with the settings MIMEDefang's
 # md_spf_verify uses (max_dns_interactive_terms 20), asking the test's name
 # server. Usage: spfcheck.pl PORT < cases; each case line is
-# "SCOPE IDENTITY IP", each output line the result code.
+# "SCOPE IDENTITY IP", each output line the result code and the number of
+# DNS-interactive terms evaluated.
 use strict;
 use warnings;
 use Mail::SPF;
@@ -18,9 +19,11 @@ my $server = Mail::SPF::Server->new(max_dns_interactive_terms => 20, dns_resolve
 while (my $line = <STDIN>) {
     chomp $line;
     my ($scope, $identity, $ip) = split / /, $line;
+    my $req;
     my $code = eval {
-        my $req = Mail::SPF::Request->new(scope => $scope, identity => $identity, ip_address => $ip);
+        $req = Mail::SPF::Request->new(scope => $scope, identity => $identity, ip_address => $ip);
         $server->process($req)->code;
     };
-    print defined $code ? "$code\n" : "error\n";
+    my $terms = defined $req ? ($req->state('dns_interactive_terms_count') // 0) : 0;
+    print defined $code ? "$code $terms\n" : "error 0\n";
 }

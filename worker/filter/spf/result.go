@@ -9,6 +9,9 @@ type Result struct {
 	// The HELO check, when a HELO name was given.
 	HasHelo                   bool
 	HeloCode, HeloExplanation string
+	// DNSLookups and HeloDNSLookups are the DNS-interactive terms each
+	// check evaluated (Mail::SPF's dns_interactive_terms_count).
+	DNSLookups, HeloDNSLookups int
 	// The SPF records of the sender's domain and of the HELO name.
 	Record, HeloRecord       string
 	HasRecord, HasHeloRecord bool

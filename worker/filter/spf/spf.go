@@ -29,7 +29,7 @@ func Verify(ctx context.Context, cfg Config, email, relayIP, helo string) Result
 		email = m[1] + "@" + m[2]
 	}
 	res := Result{}
-	res.Code, res.Explanation = check(ctx, cfg, "mfrom", email, relayIP, helo)
+	res.Code, res.Explanation, res.DNSLookups = check(ctx, cfg, "mfrom", email, relayIP, helo)
 	domain := email
 	if i := strings.LastIndexByte(email, '@'); i >= 0 {
 		domain = email[i+1:]
@@ -39,7 +39,7 @@ func Verify(ctx context.Context, cfg Config, email, relayIP, helo string) Result
 	}
 	if helo != "" {
 		res.HasHelo = true
-		res.HeloCode, res.HeloExplanation = check(ctx, cfg, "helo", helo, relayIP, helo)
+		res.HeloCode, res.HeloExplanation, res.HeloDNSLookups = check(ctx, cfg, "helo", helo, relayIP, helo)
 		if cfg.TXT != nil {
 			res.HeloRecord, res.HasHeloRecord = cfg.TXT(helo)
 		}
@@ -49,7 +49,7 @@ func Verify(ctx context.Context, cfg Config, email, relayIP, helo string) Result
 
 // check runs one check_host() and words its outcome as Mail::SPF's local
 // explanation does: "<domain>: <why>".
-func check(ctx context.Context, cfg Config, scope, identity, relayIP, helo string) (code, explanation string) {
+func check(ctx context.Context, cfg Config, scope, identity, relayIP, helo string) (code, explanation string, terms int) {
 	ip := net.ParseIP(relayIP)
 	sender := identity
 	if !strings.Contains(sender, "@") {
@@ -58,14 +58,16 @@ func check(ctx context.Context, cfg Config, scope, identity, relayIP, helo strin
 	domain := sender[strings.LastIndexByte(sender, '@')+1:]
 	if ip == nil {
 		cfg.Log("Warning", fmt.Sprintf("md_spf_verify: Invalid IP address %q", relayIP))
-		return "permerror", domain + ": Invalid IP address '" + relayIP + "'"
+		return "permerror", domain + ": Invalid IP address '" + relayIP + "'", 0
 	}
-	opts := []spf.Option{spf.WithContext(ctx), spf.OverrideLookupLimit(cfg.MaxLookups)}
-	if cfg.Lookup != nil {
-		opts = append(opts, spf.WithResolver(cfg.Lookup))
-	}
+	counted := newCounter(cfg.Lookup)
+	opts := []spf.Option{spf.WithContext(ctx), spf.OverrideLookupLimit(cfg.MaxLookups), spf.WithResolver(counted)}
 	r, err := spf.CheckHostWithSender(ip, helo, sender, opts...)
-	return string(r), domain + ": " + why(r, err, scope, sender, ip)
+	terms = counted.Terms()
+	if errors.Is(err, spf.ErrLookupLimitReached) {
+		terms++ // Mail::SPF counts the term that went over the limit
+	}
+	return string(r), domain + ": " + why(r, err, scope, sender, ip), terms
 }
 
 // why is a result's reason in words.

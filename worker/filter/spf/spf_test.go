@@ -64,6 +64,15 @@ func TestVerify(t *testing.T) {
 			t.Errorf("md_spf_verify(%s, %s) = %s (%s), want %s", c.email, c.ip, res.Code, res.Explanation, c.want)
 		}
 	}
+	for email, want := range map[string]int{"a@pass.test": 0, "a@include.test": 1, "a@mx.test": 1, "a@fail.test": 0} {
+		ip := "192.0.2.7"
+		if email == "a@mx.test" {
+			ip = "203.0.113.5"
+		}
+		if got := Verify(context.Background(), cfg, email, ip, "").DNSLookups; got != want {
+			t.Errorf("%s: %d DNS-interactive terms, want %d", email, got, want)
+		}
+	}
 	res := Verify(context.Background(), cfg, "a@pass.test", "192.0.2.7", "helo.example.test")
 	want := []any{"pass", res.Explanation, "pass", res.HeloExplanation, "v=spf1 ip4:192.0.2.0/24 -all", "v=spf1 a -all"}
 	if got := res.Values(); !slices.Equal(got, want) {

@@ -125,7 +125,8 @@ func pureBoolS(fn func(string) bool) binding {
 // With a true fourth argument it returns the table form instead (Perl's
 // scalar context): {code =, local_explanation =, helo_code =,
 // helo_local_explanation =, record =, helo_record =}, absent keys for
-// undef. The original's dns_lookups counts are not offered.
+// undef, and dns_lookups / helo_dns_lookups, the DNS-interactive terms
+// each check evaluated.
 func bindMdSPFVerify(f *Filter, L *lua.LState) int {
 	c := f.context(L)
 	res := c.MdSPFVerify(checkText(L, 1), checkText(L, 2), optText(L, 3))
@@ -144,6 +145,12 @@ func bindMdSPFVerify(f *Filter, L *lua.LState) int {
 	set("helo_local_explanation", res.HeloExplanation, res.HasHelo)
 	set("record", res.Record, res.HasRecord)
 	set("helo_record", res.HeloRecord, res.HasHeloRecord)
+	if res.Code != "invalid" {
+		t.RawSetString("dns_lookups", lua.LNumber(res.DNSLookups))
+	}
+	if res.HasHelo {
+		t.RawSetString("helo_dns_lookups", lua.LNumber(res.HeloDNSLookups))
+	}
 	L.Push(t)
 	return 1
 }
