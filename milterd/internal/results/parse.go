@@ -152,7 +152,7 @@ func parse(data []byte, env Env, bodyPath string, openBody func() error) Plan {
 			if p.Rejecting {
 				break
 			}
-			if v := decode(arg); v != "" {
+			if v := foldLF(decode(arg)); v != "" {
 				p.add(Action{Kind: ChangeHeader, Line: lineNo, Name: "Content-Type", Index: 1, Value: v})
 			}
 			if !env.SeenMIMEVersion {
@@ -268,4 +268,25 @@ func decode(s string) string {
 }
 
 // noCR is remove_carriage_return.
-func noCR(s string) string { return strings.ReplaceAll(s, "\r", "") }
+func noCR(s string) string { return foldLF(strings.ReplaceAll(s, "\r", "")) }
+
+// foldLF makes every line end inside a header value a fold: a LF not
+// followed by a blank gets a tab after it, and line ends at the very end
+// go. The original passes such a value to the MTA as it is, and a filter
+// that copies a decoded file name or subject into a header ("a\nX-Evil:
+// 1") would add a header line of the sender's choosing to the delivered
+// message (docs/compatibility.md).
+func foldLF(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if !strings.Contains(s, "\n") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '\n' && s[i+1] != ' ' && s[i+1] != '\t' {
+			b.WriteByte('\t')
+		}
+	}
+	return b.String()
+}

@@ -91,7 +91,7 @@ func TestParseLetters(t *testing.T) {
 		// H
 		{"H", "HX-A b\nF\n", Env{}, ok(addH(1, "X-A", "b"))},
 		{"H raw spaces stay in the value", "HX-A a b  c\nF\n", Env{}, ok(addH(1, "X-A", "a b  c"))},
-		{"H decoded, CR removed", "HX%2DA%3A v%0D%0Aw%0D\nF\n", Env{}, ok(addH(1, "X-A:", "v\nw"))},
+		{"H decoded, CR removed", "HX%2DA%3A v%0D%0Aw%0D\nF\n", Env{}, ok(addH(1, "X-A:", "v\n\tw"))}, // the line end made a fold
 		{"H tab separates", "HX-A\tv\nF\n", Env{}, ok(addH(1, "X-A", "v"))},
 		{"H without value is skipped", "HX-A\nF\n", Env{}, ok()},
 		{"H with empty value", "HX-A \nF\n", Env{}, ok(addH(1, "X-A", ""))},
@@ -205,6 +205,12 @@ func TestParseLetters(t *testing.T) {
 		{"space first", " F\nF\n", Env{}, okNotes([]string{unknown(" ")})},
 		{"empty lines", "\nHX-A 1\n\nF\n", Env{}, okNotes([]string{unknown(""), unknown("")}, addH(2, "X-A", "1"))},
 		{"CRLF file", "HX-A v\r\nF\r\n", Env{}, ok(addH(1, "X-A", "v"))},
+		// A line end in a value is always a fold: no header line of the
+		// sender's choosing (a decoded file name copied into a header).
+		{"H value with a line end", "HX-A a%0AX-Evil:%201%0D%0A%20ok%0A\nF\n", Env{}, ok(addH(1, "X-A", "a\n\tX-Evil: 1\n ok"))},
+		{"N value with a line end", "NX-A 0 a%0Ab\nF\n", Env{}, ok(insH(1, "X-A", 0, "a\n\tb"))},
+		{"I value with a line end", "IX-A 1 a%0Ab\nF\n", Env{}, ok(chgH(1, "X-A", 1, "a\n\tb"))},
+		{"M value with a line end", "Mtext/plain%0AX-Evil: 1\nF\n", Env{SeenMIMEVersion: true}, ok(chgH(1, "Content-Type", 1, "text/plain\n\tX-Evil: 1"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
