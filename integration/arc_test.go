@@ -1,12 +1,8 @@
 package integration
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,32 +70,20 @@ const arcFixedTime = 1700000000
 // Mail::DKIM::ARC::Verifier and dkimpy's arc_verify against a real NSD; a
 // changed body fails.
 func TestARCAgainstMailDKIM(t *testing.T) {
-	for _, mod := range []string{"Mail::DKIM::ARC::Signer", "Mail::DKIM::ARC::Verifier", "Mail::MIMEDefang::DKIM::ARC", "JSON::PP"} {
-		if out, err := exec.Command("perl", "-M"+mod, "-e", "1").CombinedOutput(); err != nil {
-			t.Fatalf("Perl's %s is needed (%v: %s): apt-get install -y mimedefang libmail-dkim-perl", mod, err, out)
-		}
-	}
+	requirePerlModules(t, "mimedefang libmail-dkim-perl", "Mail::DKIM::ARC::Signer", "Mail::DKIM::ARC::Verifier", "Mail::MIMEDefang::DKIM::ARC", "JSON::PP")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import dkim, dns.resolver").CombinedOutput(); err != nil {
 		t.Fatalf("dkimpy is needed (%v: %s): apt-get install -y python3-dkim", err, out)
 	}
 	dir := harness.NewTestDir(t)
 
 	// Two keys: hop1 (RSA 2048) and hop2 (RSA 1024), both in arc.test.
-	zone := "$TTL 300\n@ IN SOA ns.arc.test. hostmaster.arc.test. 1 3600 600 86400 300\n@ IN NS ns.arc.test.\nns IN A 127.0.0.1\n"
+	zone := zoneHead("arc.test")
 	keyFiles := map[string]string{}
 	keys := map[string]*rsa.PrivateKey{}
 	for name, bits := range map[string]int{"hop1": 2048, "hop2": 1024} {
-		k, err := rsa.GenerateKey(rand.Reader, bits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name+".pem")
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path, k, txt := writeRSAKey(t, dir, name, bits)
 		keyFiles[name], keys[name] = path, k
-		der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		zone += name + "._domainkey IN TXT " + txtStrings("v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der)) + "\n"
+		zone += name + "._domainkey IN TXT " + txt + "\n"
 	}
 	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"arc.test.": zone}})
 	t.Setenv("MD_DNS_SERVERS", ns.Addr)

@@ -1,11 +1,6 @@
 package integration
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,30 +17,16 @@ import (
 // then md_org_domain, md_bimi_get_selector, md_bimi_lookup and
 // md_bimi_verify on the same zone.
 func TestAuthresAgainstNSD(t *testing.T) {
-	if out, err := exec.Command("perl", "-MMail::MIMEDefang::DKIM", "-e", "1").CombinedOutput(); err != nil {
-		t.Fatalf("Perl's Mail::MIMEDefang::DKIM is needed (%v: %s): apt-get install -y mimedefang", err, out)
-	}
+	requirePerlModules(t, "mimedefang", "Mail::MIMEDefang::DKIM")
 	dir := harness.NewTestDir(t)
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	zone := `$TTL 300
-@ IN SOA ns.auth.test. hostmaster.auth.test. 1 3600 600 86400 300
-@ IN NS ns.auth.test.
-@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
-ns IN A 127.0.0.1
+	keyFile, _, keyTXT := writeRSAKey(t, dir, "key", 2048)
+	zone := zoneHead("auth.test") + `@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
 mail IN A 192.0.2.7
 mail IN TXT "v=spf1 a -all"
 _dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:d@auth.test"
 default._bimi IN TXT "v=BIMI1; l=https://auth.test/logo.svg; a=https://auth.test/vmc.pem"
 brand._bimi IN TXT "v=BIMI1; l=https://auth.test/brand.svg"
-sel._domainkey IN TXT ` + txtStrings("v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der)) + "\n"
+sel._domainkey IN TXT ` + keyTXT + "\n"
 	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"auth.test.": zone}})
 	t.Setenv("MD_DNS_SERVERS", ns.Addr)
 

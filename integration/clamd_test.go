@@ -343,14 +343,7 @@ func TestClamdStack(t *testing.T) {
 	c := harness.StartClamd(t, harness.ClamdOptions{Dir: dir})
 	q := harness.MkdirOwned(t, filepath.Join(dir, "quarantine"), harness.LookupUser(t, harness.DefangUser, "mimedefang"), 0o700)
 	filter := clamdFilter(t, dir, "clamd.lua", "ClamdSock = "+lua(c.Socket), `Scan = "message"`, `Features["Path:QUARANTINEDIR"] = `+lua(q))
-	metricsArgs, metrics := metricsListen(t)
-	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
-		Milter:          harness.MDBinary(t, "md-milterd"),
-		Worker:          harness.MDBinary(t, "md-worker"),
-		Filter:          filter,
-		MultiplexorArgs: metricsArgs,
-	})
+	stack, metrics := startStackWithMetrics(t, filter)
 
 	res := stack.Send(t, virusMail("eicar through the stack", harness.EICAR()))
 	if res.Stage != harness.StageMessage || res.Reply.Code != 554 || !strings.Contains(res.Reply.String(), "Virus found: "+harness.EICARVirusName) {

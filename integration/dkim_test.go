@@ -7,10 +7,7 @@ package integration
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"net/url"
 	"os"
@@ -82,32 +79,19 @@ func decodePercent(t *testing.T, s string) string {
 // real NSD, theirs with md_dkim_verify; a changed body or header fails; a
 // DNS server that does not answer gives temperror, not a pass.
 func TestDKIMAgainstMailDKIM(t *testing.T) {
-	for _, mod := range []string{"Mail::DKIM::Verifier", "Mail::MIMEDefang::DKIM"} {
-		if out, err := exec.Command("perl", "-M"+mod, "-e", "1").CombinedOutput(); err != nil {
-			t.Fatalf("Perl's %s is needed (%v: %s): apt-get install -y mimedefang libmail-dkim-perl", mod, err, out)
-		}
-	}
+	requirePerlModules(t, "mimedefang libmail-dkim-perl", "Mail::DKIM::Verifier", "Mail::MIMEDefang::DKIM")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import dkim").CombinedOutput(); err != nil {
 		t.Fatalf("dkimpy is needed for Ed25519 (%v: %s): apt-get install -y python3-dkim", err, out)
 	}
 	dir := harness.NewTestDir(t)
 
 	// Keys: RSA 768 (as MIMEDefang's own test), 1024, 2048; Ed25519.
-	zone := "$TTL 300\n@ IN SOA ns.dkim.test. hostmaster.dkim.test. 1 3600 600 86400 300\n@ IN NS ns.dkim.test.\nns IN A 127.0.0.1\n"
+	zone := zoneHead("dkim.test")
 	keyFiles := map[string]string{}
 	var rsa1024TXT string
 	for name, bits := range map[string]int{"rsa768": 768, "rsa1024": 1024, "rsa2048": 2048} {
-		k, err := rsa.GenerateKey(rand.Reader, bits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name+".pem")
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path, _, txt := writeRSAKey(t, dir, name, bits)
 		keyFiles[name] = path
-		der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		txt := txtStrings("v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der))
 		zone += name + "._domainkey IN TXT " + txt + "\n"
 		if name == "rsa1024" {
 			rsa1024TXT = txt
@@ -123,8 +107,7 @@ func TestDKIMAgainstMailDKIM(t *testing.T) {
 	}
 	edTXT := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(edPub)
 	zone += "ed._domainkey IN TXT " + txtStrings(edTXT) + "\n"
-	orgZone := "$TTL 300\n@ IN SOA ns.example.org. hostmaster.example.org. 1 3600 600 86400 300\n@ IN NS ns.example.org.\nns IN A 127.0.0.1\n" +
-		"default._domainkey IN TXT " + rsa1024TXT + "\n"
+	orgZone := zoneHead("example.org") + "default._domainkey IN TXT " + rsa1024TXT + "\n"
 	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"dkim.test.": zone, "example.org.": orgZone}})
 	t.Setenv("MD_DNS_SERVERS", ns.Addr)
 

@@ -145,12 +145,7 @@ end
 // DNS query by type and outcome.
 func TestDNSStackMetrics(t *testing.T) {
 	dir := harness.NewTestDir(t)
-	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"dnsbl.test.": `$TTL 300
-@ IN SOA ns.dnsbl.test. hostmaster.dnsbl.test. 1 3600 600 86400 300
-@ IN NS ns.dnsbl.test.
-ns IN A 127.0.0.1
-1.0.0.127 IN A 127.0.0.2
-`}})
+	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"dnsbl.test.": zoneHead("dnsbl.test") + "1.0.0.127 IN A 127.0.0.2\n"}})
 	t.Setenv("MD_DNS_SERVERS", ns.Addr)
 	filter := filepath.Join(dir, "dnsbl.lua")
 	if err := os.WriteFile(filter, []byte(`function filter_begin(e)
@@ -162,14 +157,7 @@ end
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	metricsArgs, metrics := metricsListen(t)
-	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
-		Milter:          harness.MDBinary(t, "md-milterd"),
-		Worker:          harness.MDBinary(t, "md-worker"),
-		Filter:          filter,
-		MultiplexorArgs: metricsArgs,
-	})
+	stack, metrics := startStackWithMetrics(t, filter)
 	msg := &harness.Message{From: "tester@" + harness.Domain, To: "alice@" + harness.Domain, Subject: "from a listed client", Body: "hello\n"}
 	res := stack.Send(t, msg)
 	if res.Stage != harness.StageMessage || res.Reply.Code != 554 || !strings.Contains(res.Reply.String(), "Your address is listed (127.0.0.2)") {

@@ -18,6 +18,20 @@ func metricsListen(t *testing.T) ([]string, string) {
 	return []string{"--metrics-listen", addr}, addr
 }
 
+// startStackWithMetrics starts the whole Go stack (Postfix, md-milterd,
+// md-multiplexor, md-worker) running filter, md-multiplexor serving
+// /metrics on a port of the test's own, and returns it with that address.
+func startStackWithMetrics(t *testing.T, filter string) (*harness.Stack, string) {
+	args, addr := metricsListen(t)
+	return harness.StartStack(t, harness.StackOptions{
+		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
+		Milter:          harness.MDBinary(t, "md-milterd"),
+		Worker:          harness.MDBinary(t, "md-worker"),
+		Filter:          filter,
+		MultiplexorArgs: args,
+	}), addr
+}
+
 // expectIntegrationCalls waits until md-multiplexor's /metrics at addr
 // counts exactly want[result] calls of integration for each result
 // ("clean", "hit", "error"; absent means 0), with as many errors and

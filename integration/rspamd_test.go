@@ -104,14 +104,7 @@ func TestRspamdStack(t *testing.T) {
 	dir := harness.NewTestDir(t)
 	r := harness.StartRspamd(t, harness.RspamdOptions{Dir: dir})
 	filter := rspamdFilter(t, dir, "rspamd.lua", "RspamdURL = "+lua(r.URL))
-	metricsArgs, metrics := metricsListen(t)
-	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
-		Milter:          harness.MDBinary(t, "md-milterd"),
-		Worker:          harness.MDBinary(t, "md-worker"),
-		Filter:          filter,
-		MultiplexorArgs: metricsArgs,
-	})
+	stack, metrics := startStackWithMetrics(t, filter)
 	res := stack.Send(t, spamMail("GTUBE through the stack", harness.GTUBE()))
 	if res.Stage != harness.StageMessage || res.Reply.Code != 554 || !strings.Contains(res.Reply.String(), "Message rejected as spam") {
 		t.Errorf("GTUBE: %s reply %q, want 554 ... Message rejected as spam", res.Stage, res.Reply)

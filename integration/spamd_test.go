@@ -167,14 +167,7 @@ func TestSpamdStack(t *testing.T) {
 	dir := harness.NewTestDir(t)
 	s := harness.StartSpamd(t, harness.SpamdOptions{Dir: dir})
 	filter := spamdFilter(t, dir, "spamd.lua", "SpamdHost = "+lua(s.Host), "SpamdPort = "+s.PortString(), `Check = "check"`, "Reject = true")
-	metricsArgs, metrics := metricsListen(t)
-	stack := harness.StartStack(t, harness.StackOptions{
-		Multiplexor:     harness.MDBinary(t, "md-multiplexor"),
-		Milter:          harness.MDBinary(t, "md-milterd"),
-		Worker:          harness.MDBinary(t, "md-worker"),
-		Filter:          filter,
-		MultiplexorArgs: metricsArgs,
-	})
+	stack, metrics := startStackWithMetrics(t, filter)
 	res := stack.Send(t, spamMail("GTUBE through the stack", harness.GTUBE()))
 	if res.Stage != harness.StageMessage || res.Reply.Code != 554 || !strings.Contains(res.Reply.String(), "Message rejected as spam") {
 		t.Errorf("GTUBE: %s reply %q, want 554 ... Message rejected as spam", res.Stage, res.Reply)

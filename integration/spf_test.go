@@ -91,9 +91,7 @@ var spfCases = [][2]string{
 // server hung, a temporary error within the timeout, never a pass.
 func TestSPFAgainstMailSPF(t *testing.T) {
 	harness.RequireProgram(t, "/usr/bin/perl", "perl")
-	if out, err := exec.Command("perl", "-MMail::SPF", "-e", "1").CombinedOutput(); err != nil {
-		t.Fatalf("Perl's Mail::SPF is needed as the independent implementation (%v: %s): apt-get install -y libmail-spf-perl", err, out)
-	}
+	requirePerlModules(t, "libmail-spf-perl", "Mail::SPF")
 	dir := harness.NewTestDir(t)
 	ns := harness.StartNSD(t, harness.NSDOptions{Dir: dir, Zones: map[string]string{"spf.test.": spfZone, "2.0.192.in-addr.arpa.": spfReverseZone}})
 	t.Setenv("MD_DNS_SERVERS", ns.Addr)

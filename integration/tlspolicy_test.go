@@ -68,11 +68,7 @@ func TestTLSPolicyAgainstNSD(t *testing.T) {
 
 	full := sha256.Sum256(der)
 	spki := sha512.Sum512(cert.RawSubjectPublicKeyInfo)
-	zone := `$TTL 300
-@ IN SOA ns.sts.test. hostmaster.sts.test. 1 3600 600 86400 300
-@ IN NS ns.sts.test.
-ns IN A 127.0.0.1
-_mta-sts IN TXT "v=STSv1; id=20261206T000000;"
+	zone := zoneHead("sts.test") + `_mta-sts IN TXT "v=STSv1; id=20261206T000000;"
 mta-sts IN A 127.0.0.1
 _25._tcp.mx IN TLSA 3 0 1 ` + hex.EncodeToString(full[:]) + `
 _25._tcp.mx IN TLSA 3 1 2 ` + hex.EncodeToString(spki[:]) + `
