@@ -156,10 +156,12 @@ func DropPrivileges(prog, name string, allowRoot bool) error {
 	return nil
 }
 
-// PidFile is a pid file, opened (created with mode 0644, not truncated)
-// while the daemon may still write where its user may not, and written
-// once the daemon serves: a second copy that its lock file stops must not
-// empty the running copy's pid file. A nil *PidFile does nothing.
+// PidFile is a pid file, opened (created if need be, not truncated, and
+// given mode 0644 whatever the umask, as the originals' fchmod does: "It
+// needs to be world-readable") while the daemon may still write where its
+// user may not, and written once the daemon serves: a second copy that
+// its lock file stops must not empty the running copy's pid file. A nil
+// *PidFile does nothing.
 type PidFile struct {
 	f *os.File
 }
@@ -171,6 +173,10 @@ func OpenPidFile(path string) (*PidFile, error) {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
+		return nil, fmt.Errorf("cannot open pid file: %w", err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("cannot open pid file: %w", err)
 	}
 	return &PidFile{f: f}, nil
@@ -202,11 +208,13 @@ type Lock struct {
 	path string
 }
 
-// LockFile creates path (mode 0666 less the umask) and takes a write lock
-// on it (fcntl F_SETLK, as the original's), so that two copies of a
-// daemon cannot share it.
+// LockFile creates path, mode 0600, and takes a write lock on it (fcntl
+// F_SETLK, as the original's), so that two copies of a daemon cannot
+// share it. The originals create it with 0666 under the umask 077 they set
+// first thing, before -G or any other umask takes effect: 0600, with -G
+// too; an inherited umask (systemd's UMask=) does not change that.
 func LockFile(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open lock file %s: %w", path, err)
 	}

@@ -161,16 +161,23 @@ func TestPidFile(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != fmt.Sprintf("%d\n", os.Getpid()) {
 		t.Errorf("pid file %q", b)
 	}
-	old := syscall.Umask(0o022)
-	defer syscall.Umask(old)
-	path = filepath.Join(t.TempDir(), "new.pid")
-	p, err = OpenPidFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Write()
+	// 0644 whatever the umask, as the originals' fchmod: the file that
+	// existed with 0600 too.
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("new pid file: %v, %v; want mode 0644", fi.Mode(), err)
+		t.Errorf("existing pid file: %v, %v; want mode 0644", fi.Mode(), err)
+	}
+	for _, umask := range []int{0o022, 0o027, 0o077} {
+		old := syscall.Umask(umask)
+		path = filepath.Join(t.TempDir(), "new.pid")
+		p, err = OpenPidFile(path)
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Write()
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("new pid file under umask %03o: %v, %v; want mode 0644", umask, fi.Mode(), err)
+		}
 	}
 	if _, err := OpenPidFile(filepath.Join(t.TempDir(), "none", "md.pid")); err == nil || !strings.HasPrefix(err.Error(), "cannot open pid file: ") {
 		t.Errorf("pid file in a missing directory: %v", err)
@@ -191,15 +198,25 @@ func TestLockPath(t *testing.T) {
 }
 
 func TestLockFile(t *testing.T) {
-	old := syscall.Umask(0o022)
-	defer syscall.Umask(old)
+	// 0600 whatever the umask, as the originals' (0666 under their umask
+	// 077); the systemd units' UMask=0027 and -G's 027 included.
+	for _, umask := range []int{0o000, 0o022, 0o027} {
+		old := syscall.Umask(umask)
+		path := filepath.Join(t.TempDir(), "md.pid.lock")
+		l, err := LockFile(path)
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("lock file under umask %03o: %v, %v; want mode 0600", umask, fi.Mode(), err)
+		}
+		l.Release()
+	}
 	path := filepath.Join(t.TempDir(), "md.pid.lock")
 	l, err := LockFile(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("lock file: %v, %v; want mode 0666 less the umask", fi.Mode(), err)
 	}
 	// fcntl locks are per process: another process is refused.
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mdgo/md/worker/internal/spooldir"
 )
 
 // Header edits act on the top-level header through the milter (RESULTS
@@ -237,7 +239,7 @@ func (c *Context) rewriteInputHeaders(edit func([]string) []string) error {
 		b.WriteString(h)
 	}
 	b.Write(rest)
-	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(tmp, b.Bytes(), spooldir.FileMode); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mdgo/md/worker/internal/spooldir"
 	"github.com/mdgo/md/worker/message"
 )
 
@@ -224,7 +225,7 @@ func (c *Context) ActionExternalFilter(p *message.Part, cmd string) bool {
 		return false
 	}
 	in := filepath.Join(c.CWD, "FILTERINPUT")
-	if err := os.WriteFile(in, body, 0o600); err != nil {
+	if err := os.WriteFile(in, body, spooldir.FileMode); err != nil {
 		c.Logf("Could not open FILTERINPUT: %v", err)
 		return false
 	}

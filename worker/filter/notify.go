@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/mdgo/md/worker/internal/spooldir"
 )
 
 // Notifications and outbound mail (Mail::MIMEDefang, Actions). All mail
@@ -122,7 +124,7 @@ func (c *Context) SendAdminMail(subject, body string) error {
 
 // appendFile appends s to name in the working directory.
 func (c *Context) appendFile(name, s string) error {
-	f, err := os.OpenFile(c.path(name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(c.path(name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, spooldir.FileMode)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mdgo/md/worker/internal/spooldir"
 	"github.com/mdgo/md/worker/message"
 )
 
@@ -20,13 +21,15 @@ import (
 //		ENTIRE_MESSAGE, MSG.0                       (ActionQuarantineEntireMessage)
 //		PART.<n>.BODY, PART.<n>.HEADERS, MSG.<n>     (ActionQuarantine)
 //
-// Directories are made with mode 0750 as in the original; files with
-// 0600 (the original leaves file modes to the umask; the quarantine holds
-// mail and stays private to the service user).
+// Directories are made with mode 0750 as in the original, files with
+// 0640 (the original's 0666, but never world-readable); the umask the
+// multiplexor sets makes them 0700 and 0600, or 0750 and 0640 with -G, as
+// the original's (ENTIRE_MESSAGE, a hard link of INPUTMSG, has the
+// milter's mode, the same).
 
 const (
-	quarantineDirMode  = 0o750
-	quarantineFileMode = 0o600
+	quarantineDirMode  = spooldir.DirMode
+	quarantineFileMode = spooldir.FileMode
 )
 
 // quarantineRoot is $Features{'Path:QUARANTINEDIR'}.

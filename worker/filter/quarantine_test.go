@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,8 +62,81 @@ func TestGetQuarantineDirLayout(t *testing.T) {
 		}
 	}
 	st, _ := os.Stat(filepath.Join(dirs[0], "SENDER"))
-	if st.Mode().Perm() != 0o600 {
-		t.Errorf("SENDER mode %v", st.Mode().Perm())
+	if st.Mode().Perm()&^0o640 != 0 {
+		t.Errorf("SENDER mode %v, want at most 0640", st.Mode().Perm())
+	}
+}
+
+// TestWorkerFileModesFollowUmask: what the worker creates in the working
+// directory and the quarantine has mimedefang.pl's modes under the umask
+// the multiplexor sets: 0700 directories and 0600 files, or 0750 and 0640
+// under -G's 027 (integration/modes_test.go compares with the original).
+// Under a loose umask (022) files stay 0640: never world-readable.
+func TestWorkerFileModesFollowUmask(t *testing.T) {
+	for _, tc := range []struct {
+		umask       int
+		dirs, files os.FileMode
+	}{
+		{0o077, 0o700, 0o600},
+		{0o027, 0o750, 0o640},
+		{0o022, 0o750, 0o640},
+	} {
+		var qdir string
+		w, _, _ := coreWorker(t, func(*Config) *Callbacks {
+			return &Callbacks{
+				Begin: func(c *Context, _ *message.Part) error {
+					c.ActionQuarantineEntireMessage("whole")
+					return nil
+				},
+				Filter: func(c *Context, p *message.Part, fname, ext, typ string) error {
+					if ext == ".exe" {
+						c.ActionQuarantine(p, "removed")
+					}
+					if _, err := c.bodyPath(p); err != nil {
+						t.Errorf("bodyPath: %v", err)
+					}
+					return nil
+				},
+				End: func(c *Context, _ *message.Part) error {
+					qdir = c.GetQuarantineDir()
+					return nil
+				},
+			}
+		})
+		dir := writeCase(t, simpleCommands, twoParts)
+		old := syscall.Umask(tc.umask)
+		r := scan(t, w, dir)
+		syscall.Umask(old)
+		if r != "ok\n" {
+			t.Fatalf("reply %q", r)
+		}
+		paths := []string{"RESULTS", "NEWBODY", "tmp", "Work"}
+		for _, n := range []string{"SENDER", "SENDMAIL-QID", "RECIPIENTS", "HEADERS", "MSG.0", "PART.1.BODY", "PART.1.HEADERS", "MSG.1"} {
+			paths = append(paths, filepath.Join(qdir, n))
+		}
+		paths = append(paths, qdir, filepath.Dir(qdir))
+		work, _ := filepath.Glob(filepath.Join(dir, "Work", "*"))
+		if len(work) == 0 {
+			t.Errorf("umask %03o: nothing in Work/", tc.umask)
+		}
+		paths = append(paths, work...)
+		for _, p := range paths {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Errorf("umask %03o: %v", tc.umask, err)
+				continue
+			}
+			want := tc.files
+			if st.IsDir() {
+				want = tc.dirs
+			}
+			if st.Mode().Perm() != want {
+				t.Errorf("umask %03o: %s has mode %04o, want %04o", tc.umask, p, st.Mode().Perm(), want)
+			}
+		}
 	}
 }
 

@@ -70,7 +70,7 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 		return fmt.Errorf("Cannot chdir(%s): not a directory", dir)
 	}
 	tmp := filepath.Join(dir, "tmp")
-	if os.Mkdir(tmp, 0o750) == nil || isDir(tmp) {
+	if os.Mkdir(tmp, spooldir.DirMode) == nil || isDir(tmp) {
 		if old, had := os.LookupEnv("TMPDIR"); had {
 			defer os.Setenv("TMPDIR", old)
 		} else {
@@ -106,7 +106,7 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 
 	// 4. Work/.
 	work := filepath.Join(dir, "Work")
-	if err := os.Mkdir(work, 0o750); err != nil {
+	if err := os.Mkdir(work, spooldir.DirMode); err != nil {
 		return fmt.Errorf("Cannot mkdir(Work): %v", err)
 	}
 
@@ -254,7 +254,7 @@ func isDir(p string) bool {
 
 // writeNewBody writes NEWBODY and the M, I, J and C lines (docs/reference/filter-api.md §2.3 step 14).
 func (c *Context) writeNewBody(top *message.Part) error {
-	f, err := os.OpenFile(filepath.Join(c.CWD, "NEWBODY"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(filepath.Join(c.CWD, "NEWBODY"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, spooldir.FileMode)
 	if err != nil {
 		return fmt.Errorf("Can't open NEWBODY: %v", err)
 	}

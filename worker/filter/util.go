@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mdgo/md/proto"
+	"github.com/mdgo/md/worker/internal/spooldir"
 )
 
 // Miscellaneous utilities of Mail::MIMEDefang, Mail::MIMEDefang::Utils,
@@ -200,7 +201,8 @@ func (c *Context) SynthesizeReceivedHeader() string {
 }
 
 // CopyOrLink is copy_or_link($src, $dst): a hard link, else a byte copy
-// (dst created with mode 0600). It reports success.
+// (dst created with mode spooldir.FileMode less the umask). It reports
+// success.
 func CopyOrLink(src, dst string) bool {
 	if os.Link(src, dst) == nil {
 		return true
@@ -210,7 +212,7 @@ func CopyOrLink(src, dst string) bool {
 		return false
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, spooldir.FileMode)
 	if err != nil {
 		return false
 	}
@@ -247,7 +249,7 @@ func (c *Context) MdCopyOrigMsgToWorkDirAsMboxFile() bool {
 		return false
 	}
 	defer in.Close()
-	out, err := os.OpenFile(c.path(filepath.Join("Work", "INPUTMBOX")), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := os.OpenFile(c.path(filepath.Join("Work", "INPUTMBOX")), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, spooldir.FileMode)
 	if err != nil {
 		return false
 	}

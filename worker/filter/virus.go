@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mdgo/md/worker/filter/clamd"
+	"github.com/mdgo/md/worker/internal/spooldir"
 	"github.com/mdgo/md/worker/message"
 )
 
@@ -514,7 +515,7 @@ func (c *Context) workDirWritten() (string, error) {
 	if c.Message == nil {
 		return "", errors.New("no message")
 	}
-	if err := os.MkdirAll(work, 0o750); err != nil {
+	if err := os.MkdirAll(work, spooldir.DirMode); err != nil {
 		return "", err
 	}
 	return work, c.writeWork(work, c.Message.Top())
@@ -530,7 +531,7 @@ func (c *Context) bodyPath(p *message.Part) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(work, 0o750); err != nil {
+	if err := os.MkdirAll(work, spooldir.DirMode); err != nil {
 		return "", err
 	}
 	c.workFileCount++
@@ -553,7 +554,7 @@ func (c *Context) rememberWorkFile(p *message.Part, path string) {
 // does not decode to the end is written as far as it goes, to be scanned
 // as the original's parser leaves it.
 func writePart(path string, p *message.Part) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, spooldir.FileMode)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,10 @@ func (l *statsLog) openLocked() error {
 	if l.path == "" {
 		return nil
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	// The original's fopen(path, "a"): 0666 under the multiplexor's file
+	// umask (Run), 0600, or 0640 with -G. 0640 keeps it from being
+	// world-readable under a looser umask too.
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("mux: opening stats file: %w", err)
 	}

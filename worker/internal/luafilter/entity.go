@@ -6,6 +6,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/mdgo/md/worker/internal/spooldir"
 	"github.com/mdgo/md/worker/message"
 )
 
@@ -190,12 +191,12 @@ func (f *Filter) installEntity() {
 // directory and returns its path.
 func (f *Filter) writeBody(p *message.Part) (string, error) {
 	dir := filepath.Join(f.cur.CWD, "Work")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, spooldir.DirMode); err != nil {
 		return "", err
 	}
 	f.bodyFiles++
 	name := workPath(f.cur.CWD, f.bodyFiles, p.FileName())
-	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, spooldir.FileMode)
 	if err != nil {
 		return "", err
 	}

@@ -51,7 +51,7 @@ func NewResults(dir string) *Results { return &Results{dir: dir} }
 // was cut; the caller logs it.
 func (r *Results) Write(letter byte, args ...string) (truncated bool, err error) {
 	if r.f == nil {
-		f, err := os.OpenFile(filepath.Join(r.dir, "RESULTS"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := os.OpenFile(filepath.Join(r.dir, "RESULTS"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, FileMode)
 		if err != nil {
 			return false, fmt.Errorf("spooldir: could not open RESULTS file: %w", err)
 		}
