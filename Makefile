@@ -2,6 +2,12 @@
 # Every binary goes to ./bin. Go modules are tied together by go.work.
 
 GO       ?= go
+# The Go release everything is built and tested with: 1.26.10 fixes the
+# standard-library vulnerabilities govulncheck reports in 1.26.8 (crypto/x509,
+# crypto/tls, net/http, net/textproto; see make vulncheck). The go command
+# fetches it once from the module proxy (golang.org/toolchain) when the
+# installed Go is older; GOTOOLCHAIN=local in the environment turns that off.
+export GOTOOLCHAIN ?= go1.26.10
 BIN      := $(CURDIR)/bin
 MODULES  := internal proto milterd multiplexor worker integration
 # The run target's scratch space: ./var, or, as root in a checkout the
@@ -9,7 +15,7 @@ MODULES  := internal proto milterd multiplexor worker integration
 # override RUNDIR=... to keep it elsewhere.
 RUNDIR   ?= $(shell bash deploy/run-dir.sh $(CURDIR))
 
-.PHONY: all build test deps modules unit integration test-sendmail run demo fuzz bench vet clean oracles golden
+.PHONY: all build test deps modules vulncheck unit integration test-sendmail run demo fuzz bench vet clean oracles golden chaos soak
 
 all: build
 
@@ -24,7 +30,7 @@ vet:
 
 # Unit tests of every module, then the end-to-end tests against the real
 # binaries, the original MIMEDefang and a real Postfix (see integration/README.md).
-test: deps build vet modules unit integration
+test: deps build vet modules vulncheck unit integration
 
 # The Debian packages the tests need: installed when missing and run as
 # root, else the apt-get line to run is printed (integration/test-deps.sh).
@@ -38,6 +44,17 @@ modules:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone (GOWORK=off)"; exit 1; }; done
 	@awk '/^require \(/{b=1;next} b&&/^\)/{b=0} b&&NF>=2{print $$1,$$2} /^require [^(]/{print $$2,$$3}' $(MODULES:%=%/go.mod) | sort -u | \
 	  awk '{c[$$1]++; v[$$1]=v[$$1] " " $$2} END {n=0; for (k in c) if (c[k]>1) {print "go.mod files require two versions of " k ":" v[k]; n++}; exit n>0}'
+
+# govulncheck over every module, offline: the vulnerability database is
+# built from a pinned snapshot of golang.org/x/vulndb (served by the module
+# proxy) once per version, cached under $(go env GOCACHE)/md-vulndb
+# (VULNDB_CACHE=... moves it); fails on any vulnerable function our code
+# calls (.ci/vulncheck.sh). Bump VULNDB_VERSION to see newer advisories.
+GOVULNCHECK_VERSION ?= v1.9.0
+VULNDB_VERSION      ?= v0.0.0-20261105234957-e22db6528018
+vulncheck:
+	@GO=$(GO) GOVULNCHECK_VERSION=$(GOVULNCHECK_VERSION) VULNDB_VERSION=$(VULNDB_VERSION) \
+	  bash .ci/vulncheck.sh $(MODULES)
 
 # Pure unit tests: no Debian package, no prior build, no real daemon (those
 # tests live under integration/). Every module runs; the failures of all of
@@ -69,6 +86,25 @@ fuzz: build
 	    echo "== $$m $$p $$f"; (cd $$m && $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$(FUZZTIME) -parallel=2 $$p) || exit 1; \
 	  done; done
 	cd integration && MD_BIN_DIR=$(BIN) MD_BROKEN_SEED=random MD_BROKEN_N=$(FUZZ_BROKEN_N) $(GO) test -count=1 -v -timeout 60m -run '^TestBrokenMIME$$' ./conformance/
+
+# The fault campaign of docs/reliability.md (integration/chaos TestChaos):
+# the whole stack behind Postfix with clamd, spamd, rspamd and NSD, one
+# fault per phase under load, every message accounted for. It rewrites the
+# table in docs/reliability.md. make test runs the same campaign with
+# MD_CHAOS_N=30 and leaves the document alone.
+CHAOS_N        ?= 200
+CHAOS_CORPUS_N ?= 10000
+chaos: deps build
+	cd integration && MD_BIN_DIR=$(BIN) MD_CHAOS_N=$(CHAOS_N) MD_CHAOS_CORPUS_N=$(CHAOS_CORPUS_N) \
+	  MD_CHAOS_REPORT=$(CURDIR)/docs/reliability.md $(GO) test -count=1 -v -timeout 4h -run '^TestChaos$$' ./chaos/
+
+# The soak of docs/reliability.md (integration/chaos TestSoak): SOAK_TIME at
+# a steady rate, memory and descriptors of every process every 10 s, the
+# curves written to docs/soak/ (soak.csv, soak.png).
+SOAK_TIME ?= 1h
+soak: deps build
+	cd integration && MD_BIN_DIR=$(BIN) MD_SOAK_DURATION=$(SOAK_TIME) MD_SOAK_OUT=$(CURDIR)/docs/soak \
+	  $(GO) test -count=1 -v -timeout 3h -run '^TestSoak$$' ./chaos/
 
 # Recaptures testdata/golden from Debian's MIMEDefang (as root; see
 # testdata/golden/README.md, "Recapturing") into GOLDEN_OUT, then diffs it
