@@ -19,12 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdgo/md/integration/internal/brokengen"
 	mdmessage "github.com/mdgo/md/worker/message"
 	"github.com/mdgo/md/worker/workdir"
 )
 
 // TestBrokenMIME is the differential test of broken MIME (issue #10): a
-// fixed-seed generator (brokengen_test.go) makes messages with the faults
+// fixed-seed generator (internal/brokengen) makes messages with the faults
 // mail gets in the wild and in evasion attempts, and each goes through
 // mimedefang.pl (testdata/broken.filter) and md-worker (testdata/broken.lua)
 // with the same policy: drop dangerous extensions with a warning, append a
@@ -74,16 +75,16 @@ func TestBrokenMIME(t *testing.T) {
 
 	base := t.TempDir()
 	r := rand.New(rand.NewSource(seed))
-	msgs := make([]genMessage, n)
+	msgs := make([]brokengen.Message, n)
 	var perlDirs, mdDirs []string
 	for i := range msgs {
-		msgs[i] = generate(r, i)
+		msgs[i] = brokengen.Generate(r, i)
 		for side, dirs := range map[string]*[]string{"perl": &perlDirs, "md": &mdDirs} {
 			d := filepath.Join(base, side, fmt.Sprintf("m%05d", i))
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := buildWorkDir(d, msgs[i].raw, fmt.Sprintf("b%06d", i), fmt.Sprintf("4B%06dQ", i)); err != nil {
+			if err := buildWorkDir(d, msgs[i].Raw, fmt.Sprintf("b%06d", i), fmt.Sprintf("4B%06dQ", i)); err != nil {
 				t.Fatal(err)
 			}
 			*dirs = append(*dirs, d)
@@ -112,7 +113,7 @@ func TestBrokenMIME(t *testing.T) {
 	inputs := make([]string, n)
 	for i := range msgs {
 		inputs[i] = filepath.Join(base, fmt.Sprintf("in-%05d.eml", i))
-		if err := os.WriteFile(inputs[i], msgs[i].raw, 0o600); err != nil {
+		if err := os.WriteFile(inputs[i], msgs[i].Raw, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		delivered = append(delivered, inputs[i])
@@ -237,7 +238,7 @@ func readInput(raw []byte) inputFacts {
 // brokenCase is one generated message and what became of it.
 type brokenCase struct {
 	i                int
-	msg              genMessage
+	msg              brokengen.Message
 	perl, md         *outcome
 	perlErr, mdErr   string
 	perlView, mdView map[string]json.RawMessage
@@ -326,7 +327,7 @@ func nameKey(n string) string {
 func (c *brokenCase) check() []string {
 	var out []string
 	fail := func(kind, format string, args ...any) {
-		f := fmt.Sprintf("%s: message %d (faults %s): %s", kind, c.i, strings.Join(c.msg.faults, ", "), fmt.Sprintf(format, args...))
+		f := fmt.Sprintf("%s: message %d (faults %s): %s", kind, c.i, strings.Join(c.msg.Faults, ", "), fmt.Sprintf(format, args...))
 		if len(out) == 0 {
 			f += "\n" + c.describe()
 		}
@@ -401,7 +402,7 @@ func (c *brokenCase) category() string {
 			}
 		}
 	}
-	switch f := readInput(c.msg.raw); {
+	switch f := readInput(c.msg.Raw); {
 	case f.attachedMessage:
 		return "md-worker-parses-attached-message"
 	case f.hiddenDangerousName:
@@ -431,7 +432,7 @@ func sameLeaves(a, b []leaf) bool {
 
 func (c *brokenCase) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "input: %q\n", c.msg.raw)
+	fmt.Fprintf(&b, "input: %q\n", c.msg.Raw)
 	for _, side := range []struct {
 		name string
 		o    *outcome
@@ -635,12 +636,12 @@ func readViews(t *testing.T, files []string) map[string]map[string]json.RawMessa
 }
 
 // keepCase copies a failing message and both working directories to dir.
-func keepCase(t *testing.T, dir string, i int, m genMessage, perlDir, mdDir string) {
+func keepCase(t *testing.T, dir string, i int, m brokengen.Message, perlDir, mdDir string) {
 	d := filepath.Join(dir, fmt.Sprintf("m%05d", i))
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(d, "input.eml"), m.raw, 0o644)
+	os.WriteFile(filepath.Join(d, "input.eml"), m.Raw, 0o644)
 	exec.Command("cp", "-a", perlDir, filepath.Join(d, "perl")).Run()
 	exec.Command("cp", "-a", mdDir, filepath.Join(d, "md")).Run()
 }

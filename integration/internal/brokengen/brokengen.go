@@ -1,17 +1,18 @@
-package conformance
+// Package brokengen generates broken MIME: a random well-formed message
+// (nested multiparts, attached messages, attachments with safe and
+// dangerous names in every encoding a name can take), rendered line by
+// line, then broken by one to four faults of the kinds mail gets broken in
+// the wild and in evasion attempts. Everything comes from one *rand.Rand,
+// so a seed reproduces a message. conformance's TestBrokenMIME runs the
+// messages through mimedefang.pl and md-worker side by side; the chaos
+// campaign sends them through the whole stack.
+package brokengen
 
 import (
 	"fmt"
 	"math/rand"
 	"strings"
 )
-
-// A generator of broken MIME for TestBrokenMIME: a random well-formed
-// message (nested multiparts, attached messages, attachments with safe and
-// dangerous names in every encoding a name can take), rendered line by
-// line, then broken by one to four faults of the kinds mail gets broken in
-// the wild and in evasion attempts. Everything comes from one *rand.Rand,
-// so a seed reproduces a message.
 
 // line is one rendered line (without its line end) and what it is.
 type line struct {
@@ -32,10 +33,10 @@ const (
 	lTop // the message header
 )
 
-// genMessage is one generated message and the faults it carries.
-type genMessage struct {
-	raw    []byte
-	faults []string
+// Message is one generated message and the faults it carries.
+type Message struct {
+	Raw    []byte
+	Faults []string
 }
 
 type generator struct {
@@ -72,12 +73,13 @@ func (g *generator) name(param string) (string, string) {
 		}
 	case 4: // a non-ASCII name
 		u := "r\u00e9sum\u00e9-" + n
-		return fmt.Sprintf(`%s="=?ISO-8859-1?Q?%s?="`, param, qEncode(latin1(u))), u
+		return fmt.Sprintf(`%s="=?ISO-8859-1?Q?%s?="`, param, qEncode(Latin1(u))), u
 	}
 	return fmt.Sprintf(`%s="%s"`, param, n), n
 }
 
-func latin1(s string) string {
+// Latin1 returns s (runes below 256) in ISO-8859-1 bytes.
+func Latin1(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		b.WriteByte(byte(r))
@@ -185,8 +187,8 @@ func (g *generator) part(depth int) {
 	}
 }
 
-// generate makes message number n of a run.
-func generate(r *rand.Rand, n int) genMessage {
+// Generate makes message number n of a run.
+func Generate(r *rand.Rand, n int) Message {
 	g := &generator{r: r}
 	subject := "broken mime"
 	if r.Intn(2) == 0 {
@@ -224,7 +226,7 @@ func generate(r *rand.Rand, n int) genMessage {
 		b.WriteString(l.text)
 		b.WriteString(l.end)
 	}
-	return genMessage{raw: []byte(b.String()), faults: faults}
+	return Message{Raw: []byte(b.String()), Faults: faults}
 }
 
 // pick returns the index of a random line of one of kinds, or -1.

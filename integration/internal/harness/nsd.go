@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,7 +58,6 @@ type NSD struct {
 	Conf string // the configuration file
 
 	zones []string // the origins, sorted
-	hung  bool
 }
 
 // StartNSD starts nsd in the foreground as
@@ -162,13 +160,6 @@ remote-control:
 	}
 
 	n.Process = StartProcess(t, name, logDir, NSDProgram, "-d", "-c", n.Conf)
-	// Runs before the Process's cleanup (last in, first out): a stopped
-	// nsd would not act on the SIGTERM that stops it.
-	t.Cleanup(func() {
-		if n.hung {
-			n.cont()
-		}
-	})
 	waitFor(t, "nsd answering at "+n.Addr, n.Process, n.answers)
 	return n
 }
@@ -196,83 +187,12 @@ func (n *NSD) answers() error {
 	return nil
 }
 
-// Hang stops every nsd process (SIGSTOP to its process group) and waits
-// until the kernel reports them all stopped: from then on nsd takes
-// queries (the kernel queues UDP datagrams and completes TCP handshakes)
-// but answers none, like a DNS server that hangs. Resume undoes it; the
-// test's cleanup, Stop and Terminate do too.
-func (n *NSD) Hang(t testing.TB) {
-	t.Helper()
-	if !n.Running() {
-		t.Fatalf("harness: nsd (pid %d) is not running: cannot hang it", n.PID)
-	}
-	n.hung = true
-	if err := syscall.Kill(-n.PID, syscall.SIGSTOP); err != nil {
-		t.Fatalf("harness: SIGSTOP to nsd's process group %d: %v", n.PID, err)
-	}
-	WaitFor(t, StopTimeout, fmt.Sprintf("every process of nsd's group %d to stop", n.PID), func() bool {
-		return groupAllStopped(n.PID, true)
-	})
-}
-
-// Resume continues the processes Hang stopped (SIGCONT to the process
-// group) and waits until nsd answers an authoritative SOA for every zone
-// again.
+// Resume continues nsd after Hang (Process.Hang) and waits until it
+// answers an authoritative SOA for every zone again.
 func (n *NSD) Resume(t testing.TB) {
 	t.Helper()
-	if !n.Running() {
-		t.Fatalf("harness: nsd (pid %d) is not running: cannot resume it", n.PID)
-	}
-	if err := n.cont(); err != nil {
-		t.Fatalf("harness: SIGCONT to nsd's process group %d: %v", n.PID, err)
-	}
-	WaitFor(t, StopTimeout, fmt.Sprintf("every process of nsd's group %d to continue", n.PID), func() bool {
-		return groupAllStopped(n.PID, false)
-	})
+	n.Process.Resume(t)
 	waitFor(t, "nsd answering at "+n.Addr+" again", n.Process, n.answers)
-}
-
-// Terminate stops nsd as Process.Terminate does, resuming it first if
-// Hang stopped it.
-func (n *NSD) Terminate(timeout time.Duration) time.Duration {
-	if n.hung {
-		n.cont()
-	}
-	return n.Process.Terminate(timeout)
-}
-
-// Stop stops nsd as Process.Stop does, resuming it first if Hang stopped
-// it.
-func (n *NSD) Stop(t testing.TB) {
-	t.Helper()
-	if n.hung {
-		n.cont()
-	}
-	n.Process.Stop(t)
-}
-
-func (n *NSD) cont() error {
-	n.hung = false
-	return syscall.Kill(-n.PID, syscall.SIGCONT)
-}
-
-// groupAllStopped reports whether every live process of group pgid is
-// stopped (state T), when stopped is true, or none is, when it is false.
-func groupAllStopped(pgid int, stopped bool) bool {
-	members := liveGroupMembers(pgid)
-	if len(members) == 0 {
-		return false
-	}
-	for _, pid := range members {
-		state, pg, ok := procStat(pid)
-		if !ok || pg != pgid {
-			continue // gone meanwhile
-		}
-		if (state == 'T') != stopped {
-			return false
-		}
-	}
-	return true
 }
 
 // freeUDPTCPPort returns a port of 127.0.0.1 that was free for both TCP

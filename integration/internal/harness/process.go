@@ -45,7 +45,8 @@ type Process struct {
 	done       chan struct{}
 	waitErr    error // valid after done is closed
 	reported   bool  // an early exit already failed the test
-	terminated bool  // the test stopped it with Terminate: its exit is no error
+	terminated bool  // the test stopped it with Terminate or Kill: its exit is no error
+	hung       bool  // Hang stopped its process group
 	stopOnce   sync.Once
 }
 
@@ -139,6 +140,9 @@ func (p *Process) Stop(t testing.TB) {
 func (p *Process) stop(t testing.TB) {
 	t.Helper()
 	start := time.Now()
+	if p.hung {
+		p.cont() // a stopped process would not act on SIGTERM
+	}
 	defer func() {
 		t.Logf("harness: %s (pid %d) stopped in %v", p.Name, p.PID, time.Since(start).Round(time.Millisecond))
 	}()
@@ -174,6 +178,9 @@ func (p *Process) stop(t testing.TB) {
 // take the exit as asked for.
 func (p *Process) Terminate(timeout time.Duration) time.Duration {
 	p.terminated = true
+	if p.hung {
+		p.cont()
+	}
 	start := time.Now()
 	if !p.Running() {
 		return 0
@@ -331,4 +338,93 @@ func exitStatus(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
+}
+
+// Kill sends SIGKILL to the process alone, as a crash would end it (the
+// processes it forked are left to notice), and waits for it to exit. Its
+// exit is then no error for Stop and the cleanup.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	p.terminated = true
+	if p.hung {
+		p.cont()
+	}
+	_ = syscall.Kill(p.PID, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(Scale(StopTimeout)):
+		t.Fatalf("harness: %s (pid %d) survived SIGKILL for %v", p.Name, p.PID, Scale(StopTimeout))
+	}
+}
+
+// Restart starts the program again with the same arguments, its output
+// appended to the same log, as a supervisor (systemd's Restart=) does
+// after the process died, and returns the new process. The old one must
+// have exited (Kill, Terminate).
+func (p *Process) Restart(t testing.TB) *Process {
+	t.Helper()
+	if p.Running() {
+		t.Fatalf("harness: %s (pid %d) is still running: cannot restart it", p.Name, p.PID)
+	}
+	n := StartProcess(t, p.Name, filepath.Dir(p.LogPath), p.Path, p.Args...)
+	n.Wake = p.Wake
+	return n
+}
+
+// Hang stops every process of the process's group (SIGSTOP) and waits
+// until the kernel reports them all stopped: from then on the daemon
+// accepts connections (the kernel queues them and UDP datagrams) but
+// answers nothing, like a daemon that hangs. Resume undoes it; Stop,
+// Terminate, Kill and the cleanup do too.
+func (p *Process) Hang(t testing.TB) {
+	t.Helper()
+	if !p.Running() {
+		t.Fatalf("harness: %s (pid %d) is not running: cannot hang it", p.Name, p.PID)
+	}
+	p.hung = true
+	if err := syscall.Kill(-p.PID, syscall.SIGSTOP); err != nil {
+		t.Fatalf("harness: SIGSTOP to %s's process group %d: %v", p.Name, p.PID, err)
+	}
+	WaitFor(t, StopTimeout, fmt.Sprintf("every process of %s's group %d to stop", p.Name, p.PID), func() bool {
+		return groupAllStopped(p.PID, true)
+	})
+}
+
+// Resume continues the processes Hang stopped (SIGCONT to the process
+// group) and waits until none is stopped.
+func (p *Process) Resume(t testing.TB) {
+	t.Helper()
+	if !p.Running() {
+		t.Fatalf("harness: %s (pid %d) is not running: cannot resume it", p.Name, p.PID)
+	}
+	if err := p.cont(); err != nil {
+		t.Fatalf("harness: SIGCONT to %s's process group %d: %v", p.Name, p.PID, err)
+	}
+	WaitFor(t, StopTimeout, fmt.Sprintf("every process of %s's group %d to continue", p.Name, p.PID), func() bool {
+		return groupAllStopped(p.PID, false)
+	})
+}
+
+func (p *Process) cont() error {
+	p.hung = false
+	return syscall.Kill(-p.PID, syscall.SIGCONT)
+}
+
+// groupAllStopped reports whether every live process of group pgid is
+// stopped (state T), when stopped is true, or none is, when it is false.
+func groupAllStopped(pgid int, stopped bool) bool {
+	members := liveGroupMembers(pgid)
+	if len(members) == 0 {
+		return false
+	}
+	for _, pid := range members {
+		state, pg, ok := procStat(pid)
+		if !ok || pg != pgid {
+			continue // gone meanwhile
+		}
+		if (state == 'T') != stopped {
+			return false
+		}
+	}
+	return true
 }

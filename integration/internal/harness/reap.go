@@ -75,8 +75,24 @@ func reapStale(t testing.TB) {
 		if left := waitNoneNaming(dir, StopTimeout); len(left) > 0 {
 			t.Logf("harness: stale %s: processes %v survived SIGKILL", dir, left)
 		}
+		unmountUnder(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			t.Logf("harness: removing stale %s: %v", dir, err)
+		}
+	}
+}
+
+// unmountUnder detaches every filesystem mounted under dir (a test's
+// tmpfs spool), so that the directory can be removed.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			_ = syscall.Unmount(f[1], syscall.MNT_DETACH)
 		}
 	}
 }

@@ -141,6 +141,19 @@ type smtpSession struct {
 	conn       net.Conn
 	r          *bufio.Reader
 	transcript strings.Builder
+	quiet      bool // no transcript of the message's lines (TrySendMail)
+}
+
+// TrySendMail is SendMail for load generators: a network error is returned
+// (the outcome of the message is then unknown to the client, as it is to a
+// sending MTA), nothing is logged, and the transcript holds the commands
+// and replies but not the message's lines.
+func TrySendMail(addr string, env Envelope, data []byte) (*SMTPResult, error) {
+	if env.Helo == "" {
+		env.Helo = "client." + Domain
+	}
+	s := &smtpSession{quiet: true}
+	return s.run(addr, env, data)
 }
 
 func (s *smtpSession) run(addr string, env Envelope, data []byte) (*SMTPResult, error) {
@@ -221,7 +234,9 @@ func (s *smtpSession) sendData(data []byte) error {
 	text = strings.TrimSuffix(text, "\n")
 	var b bytes.Buffer
 	for _, l := range strings.Split(text, "\n") {
-		fmt.Fprintf(&s.transcript, " -> %s\n", l)
+		if !s.quiet {
+			fmt.Fprintf(&s.transcript, " -> %s\n", l)
+		}
 		if strings.HasPrefix(l, ".") {
 			b.WriteByte('.')
 		}

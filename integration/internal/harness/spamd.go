@@ -45,6 +45,9 @@ type SpamdOptions struct {
 	// ("required_score 4.0"), where a MIMEDefang installation's
 	// sa-mimedefang.cf settings go.
 	Config []string
+	// MaxChildren is --max-children, how many messages spamd scans at
+	// once. Default 2.
+	MaxChildren int
 }
 
 // SpamdDaemon is a running spamd.
@@ -103,7 +106,7 @@ func StartSpamd(t testing.TB, o SpamdOptions) *SpamdDaemon {
 	args := []string{"-x", "--listen=" + s.Addr, "--listen=" + s.Socket, "--socketmode=0666",
 		"--allowed-ips=127.0.0.1", "-u", SpamdUser, "-g", SpamdUser,
 		"--helper-home-dir=" + home, "--siteconfigpath=" + s.Site,
-		"--min-children=1", "--max-children=2", "--syslog=stderr"}
+		"--min-children=1", "--max-children=" + strconv.Itoa(max(o.MaxChildren, 2)), "--syslog=stderr"}
 	if !o.Network {
 		args = append([]string{"-L"}, args...)
 	}

@@ -8,6 +8,11 @@ import (
 
 // StackOptions configures StartStack.
 type StackOptions struct {
+	// Dir is the test's directory (from NewTestDir). Default: a new one.
+	Dir string
+	// Spool is the spool directory (-z) of both daemons. Default:
+	// NewSpool(t, Dir).
+	Spool string
 	// Multiplexor is the multiplexor binary: OriginalMultiplexor or
 	// MDBinary(t, "md-multiplexor"). Required.
 	Multiplexor string
@@ -63,10 +68,14 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 		SendmailRoot(t) // builds the chroot on first use, before any daemon runs
 	}
 	start := time.Now()
-	s := &Stack{Dir: NewTestDir(t)}
+	if o.Dir == "" {
+		o.Dir = NewTestDir(t)
+	}
+	s := &Stack{Dir: o.Dir}
 	s.Multiplexor = StartMultiplexor(t, MultiplexorOptions{
 		Path:   o.Multiplexor,
 		Dir:    s.Dir,
+		Spool:  o.Spool,
 		Filter: o.Filter,
 		Worker: o.Worker,
 		Args:   o.MultiplexorArgs,

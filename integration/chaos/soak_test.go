@@ -1,0 +1,316 @@
+package chaos
+
+import (
+	"encoding/csv"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/mdgo/md/integration/internal/harness"
+)
+
+// The soak's bounds: after the warm-up (the first fifth of the run), the
+// resident memory of md-milterd and md-multiplexor may grow by at most
+// soakRSSGrowth and their open descriptors by at most soakFDGrowth; no
+// worker may exceed soakWorkerRSS; and no working directory may be left
+// once the load has drained.
+const (
+	soakRSSGrowth = 16 << 20
+	soakFDGrowth  = 4
+	soakWorkerRSS = 128 << 20
+)
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("%s=%q: want a duration such as 1h or 90s", name, v)
+	}
+	return d
+}
+
+// sample is one reading of every process of the stack.
+type sample struct {
+	at                      time.Duration
+	milterRSS, muxRSS       int64 // bytes
+	milterFDs, muxFDs       int
+	workers                 int
+	workerRSS, workerMaxRSS int64 // all md-worker processes, and the largest
+	workerFDs               int   // all md-worker processes
+	workDirs                int
+}
+
+// TestSoak sends mail at a steady rate (MD_SOAK_RATE a second, default 2)
+// for MD_SOAK_DURATION (default 1m; make soak: 1h) through the whole
+// stack, rereading the filter every MD_SOAK_REREAD (default 1m) while
+// md-multiplexor replaces each worker after 50 requests, and reads the
+// resident memory and open descriptors of md-milterd, md-multiplexor and
+// every md-worker every MD_SOAK_INTERVAL (default 10s). It checks the
+// bounds above, and that every message was delivered once, scanned, or
+// rejected by the policy. With MD_SOAK_OUT=DIR it writes DIR/soak.csv and
+// DIR/soak.png.
+func TestSoak(t *testing.T) {
+	dur := envDuration(t, "MD_SOAK_DURATION", time.Minute)
+	every := envDuration(t, "MD_SOAK_INTERVAL", 10*time.Second)
+	rereadEvery := envDuration(t, "MD_SOAK_REREAD", time.Minute)
+	rate := envInt(t, "MD_SOAK_RATE", 2)
+	cs := startChaosStack(t, "-r", "50")
+	l := newLedger()
+	s := &sender{l: l, addr: cs.Postfix.Addr, rate: rate}
+
+	var samples []sample
+	read := func(at time.Duration) {
+		smp := sample{at: at, workDirs: cs.workDirs()}
+		smp.milterRSS, smp.milterFDs = procUsage(cs.Milter.PID)
+		smp.muxRSS, smp.muxFDs = procUsage(cs.Multiplexor.PID)
+		for _, w := range cs.workers() {
+			for _, pid := range append([]int{w}, children(w)...) {
+				if !isMDWorker(pid) {
+					continue // the garbleworker in front of it
+				}
+				rss, fds := procUsage(pid)
+				smp.workers++
+				smp.workerRSS += rss
+				smp.workerFDs += fds
+				smp.workerMaxRSS = max(smp.workerMaxRSS, rss)
+			}
+		}
+		samples = append(samples, smp)
+	}
+
+	start := time.Now()
+	read(0)
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	sampleTick := time.NewTicker(every)
+	rereadTick := time.NewTicker(rereadEvery)
+	stop := time.After(dur)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	rereads, i := 0, 0
+loop:
+	for {
+		select {
+		case <-tick.C:
+			kind := mixedKind(i)
+			i++
+			m := l.add("soak", kind, "", func(seq int) []byte { return build(seq, kind) })
+			select {
+			case sem <- struct{}{}:
+			default:
+				t.Errorf("the stack cannot keep up with %d messages a second: 8 sends in flight", rate)
+				break loop
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.l.send(s.addr, m)
+				<-sem
+			}()
+		case <-sampleTick.C:
+			read(time.Since(start))
+		case <-rereadTick.C:
+			if err := cs.reread(); err != nil {
+				t.Error(err)
+			}
+			rereads++
+		case <-stop:
+			break loop
+		}
+	}
+	tick.Stop()
+	sampleTick.Stop()
+	rereadTick.Stop()
+	wg.Wait()
+	sent := i
+
+	// Drain: tempfails are sent again, every accepted message delivered.
+	for round := 0; round < 10; round++ {
+		held := l.held("soak")
+		if len(held) == 0 {
+			break
+		}
+		time.Sleep(time.Second)
+		for _, m := range held {
+			l.send(cs.Postfix.Addr, m)
+		}
+	}
+	if err := harness.Await(harness.Scale(2*time.Minute), func() bool {
+		if err := l.collect(cs.Postfix.Maildir); err != nil {
+			t.Fatal(err)
+		}
+		return l.awaiting() == 0 && cs.queued() == 0 && cs.workDirs() == 0
+	}); err != nil {
+		t.Errorf("after the soak: %v: %d accepted messages not delivered, %d in Postfix's queue, %d working directories in the spool", err, l.awaiting(), cs.queued(), cs.workDirs())
+	}
+	read(time.Since(start))
+	for _, p := range l.problems() {
+		t.Error(p)
+	}
+	if h := l.held("soak"); len(h) > 0 {
+		t.Errorf("%d messages still tempfailed after the soak, e.g. %d: %s", len(h), h[0].seq, h[0].reply)
+	}
+	t.Logf("soak: %d messages in %v at %d/s, %d rereads, %d samples", sent, dur, rate, rereads, len(samples))
+	checkSoakBounds(t, samples)
+	if out := os.Getenv("MD_SOAK_OUT"); out != "" {
+		if err := writeSoak(out, samples, fmt.Sprintf("%d messages, %d/s, reread every %v, workers replaced after 50 requests", sent, rate, rereadEvery)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// checkSoakBounds compares the last sample with the warm-up's.
+func checkSoakBounds(t *testing.T, samples []sample) {
+	warm := samples[min(len(samples)-1, max(1, len(samples)/5))]
+	last := samples[len(samples)-1]
+	for _, c := range []struct {
+		name       string
+		warm, last int64
+		bound      int64
+	}{
+		{"md-milterd RSS", warm.milterRSS, last.milterRSS, soakRSSGrowth},
+		{"md-multiplexor RSS", warm.muxRSS, last.muxRSS, soakRSSGrowth},
+		{"md-milterd open descriptors", int64(warm.milterFDs), int64(last.milterFDs), soakFDGrowth},
+		{"md-multiplexor open descriptors", int64(warm.muxFDs), int64(last.muxFDs), soakFDGrowth},
+	} {
+		t.Logf("soak: %s %d after the warm-up (%v), %d at the end", c.name, c.warm, warm.at.Round(time.Second), c.last)
+		if c.last-c.warm > c.bound {
+			t.Errorf("soak: %s grew from %d to %d, more than %d", c.name, c.warm, c.last, c.bound)
+		}
+	}
+	for _, s := range samples {
+		if s.workerMaxRSS > soakWorkerRSS {
+			t.Errorf("soak: a worker had %d MiB resident at %v, more than %d", s.workerMaxRSS>>20, s.at.Round(time.Second), soakWorkerRSS>>20)
+		}
+	}
+}
+
+// procUsage returns pid's resident memory (bytes) and open descriptors.
+func procUsage(pid int) (int64, int) {
+	var rss int64
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			rss = kb << 10
+		}
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return rss, len(fds)
+}
+
+func isMDWorker(pid int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b)) == "md-worker"
+}
+
+// writeSoak writes dir/soak.csv and the curves in dir/soak.png.
+func writeSoak(dir string, samples []sample, title string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "soak.csv"))
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"seconds", "milterd_rss_kb", "multiplexor_rss_kb", "workers", "workers_rss_kb", "worker_max_rss_kb",
+		"milterd_fds", "multiplexor_fds", "workers_fds", "work_dirs"})
+	for _, s := range samples {
+		w.Write([]string{strconv.Itoa(int(s.at.Seconds())),
+			strconv.FormatInt(s.milterRSS>>10, 10), strconv.FormatInt(s.muxRSS>>10, 10), strconv.Itoa(s.workers),
+			strconv.FormatInt(s.workerRSS>>10, 10), strconv.FormatInt(s.workerMaxRSS>>10, 10),
+			strconv.Itoa(s.milterFDs), strconv.Itoa(s.muxFDs), strconv.Itoa(s.workerFDs), strconv.Itoa(s.workDirs)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+
+	mib := func(v int64) float64 { return float64(v) / (1 << 20) }
+	rss := plot.New()
+	rss.Title.Text = "Resident memory (MiB): " + title
+	rss.X.Label.Text = "minutes"
+	fds := plot.New()
+	fds.Title.Text = "Open file descriptors"
+	fds.X.Label.Text = "minutes"
+	counts := map[*plot.Plot]int{} // lines drawn in each plot
+	series := func(p *plot.Plot, name string, n int, y func(s sample) float64) error {
+		pts := make(plotter.XYs, len(samples))
+		for i, s := range samples {
+			pts[i].X, pts[i].Y = s.at.Minutes(), y(s)
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		line.Color = plotColors[n%len(plotColors)]
+		counts[p]++
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add(name, line)
+		return nil
+	}
+	for _, s := range []struct {
+		p    *plot.Plot
+		name string
+		y    func(s sample) float64
+	}{
+		{rss, "md-milterd", func(s sample) float64 { return mib(s.milterRSS) }},
+		{rss, "md-multiplexor", func(s sample) float64 { return mib(s.muxRSS) }},
+		{rss, "md-worker, all", func(s sample) float64 { return mib(s.workerRSS) }},
+		{rss, "md-worker, largest", func(s sample) float64 { return mib(s.workerMaxRSS) }},
+		{fds, "md-milterd", func(s sample) float64 { return float64(s.milterFDs) }},
+		{fds, "md-multiplexor", func(s sample) float64 { return float64(s.muxFDs) }},
+		{fds, "md-worker, all", func(s sample) float64 { return float64(s.workerFDs) }},
+		{fds, "working directories", func(s sample) float64 { return float64(s.workDirs) }},
+	} {
+		if err := series(s.p, s.name, counts[s.p], s.y); err != nil {
+			return err
+		}
+	}
+	for _, p := range []*plot.Plot{rss, fds} {
+		p.Y.Min = 0
+		p.Legend.Top = true
+		p.Legend.Left = true
+		p.Add(plotter.NewGrid())
+	}
+	img := vgimg.New(vg.Points(900), vg.Points(700))
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(10), PadX: vg.Points(10), PadTop: vg.Points(5), PadBottom: vg.Points(5)}
+	canvases := plot.Align([][]*plot.Plot{{rss}, {fds}}, tiles, draw.New(img))
+	rss.Draw(canvases[0][0])
+	fds.Draw(canvases[1][0])
+	png, err := os.Create(filepath.Join(dir, "soak.png"))
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(png); err != nil {
+		png.Close()
+		return err
+	}
+	return png.Close()
+}
+
+var plotColors = []color.Color{
+	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+}
