@@ -288,6 +288,7 @@ func writeSoak(dir string, samples []sample, title string) error {
 	}
 	for _, p := range []*plot.Plot{rss, fds} {
 		p.Y.Min = 0
+		p.Y.Max *= 1.4 // room for the legend above the curves
 		p.Legend.Top = true
 		p.Legend.Left = true
 		p.Add(plotter.NewGrid())
