@@ -33,6 +33,17 @@ const (
 // policyRejects reports whether the policy rejects messages of kind.
 func policyRejects(kind string) bool { return kind == kindReject || kind == kindVirus }
 
+// expectsReject reports whether m must be rejected (5xx), and with what
+// reply.
+func (m *message) expectsReject() bool {
+	return policyRejects(m.kind) || m.wantReply != ""
+}
+
+// rightReject reports whether m's 5xx is the one it must get.
+func (m *message) rightReject() bool {
+	return m.state == "rejected" && m.expectsReject() && strings.Contains(m.reply, m.wantReply)
+}
+
 // exeMarker is in the .exe part of every attach message.
 const exeMarker = "CHAOS-EXE-PAYLOAD"
 
@@ -60,6 +71,11 @@ type message struct {
 	kind  string
 	note  string // what a corpus or torture message is
 	data  []byte
+	// wantReply: the message must be rejected with a reply holding it;
+	// mayHold: it may stay tempfailed (a torture message beyond the
+	// campaign's short time limits), but never be delivered unscanned.
+	wantReply string
+	mayHold   bool
 
 	// what the client saw, updated by the senders
 	attempts, tempfails int
@@ -288,7 +304,8 @@ func (l *ledger) record(file string, raw, head []byte) {
 		if !spamHeader.Match(head) {
 			why = append(why, "spam without X-Chaos-Spam")
 		}
-	case kindReject, kindVirus:
+	}
+	if m.expectsReject() {
 		why = append(why, "delivered although the policy rejects it")
 	}
 	m.unscanned = append(m.unscanned, why...)

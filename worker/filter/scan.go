@@ -20,6 +20,13 @@ import (
 // tooManyParts is the bounce text of a message over MaxMIMEParts.
 const tooManyParts = "Message contained too many MIME parts.  We do not accept such complicated messages."
 
+// tooDeep is the bounce text of a message nested deeper than md-worker
+// parses (message.DefaultMaxDepth): the original's answer to a message too
+// complicated to filter, in the original's words. It is a permanent
+// failure, not a temporary one: the message will never be shorter, and a
+// tempfail would only make the sending MTA try for days before it bounces.
+const tooDeep = "Message contained MIME parts nested too deeply.  We do not accept such complicated messages."
+
 // Scan filters the message in the working directory dir: mimedefang.pl's
 // handle_scan and do_scan (docs/reference/filter-api.md §2.3). It reads COMMANDS (which must
 // end in F), parses INPUTMSG, runs Begin, the part walk (Filter,
@@ -122,6 +129,11 @@ func (w *Worker) scan(c *Context, dir string) (err error) {
 	if err != nil {
 		if c.Config.MaxMIMEParts > 0 && errors.Is(err, message.ErrTooManyParts) {
 			c.ActionBounce(tooManyParts, "", "")
+			return w.complete(c)
+		}
+		if errors.Is(err, message.ErrTooDeep) {
+			c.Logf("bouncing the message without calling the filter: %v", err)
+			c.ActionBounce(tooDeep, "", "")
 			return w.complete(c)
 		}
 		return fmt.Errorf("Couldn't parse MIME in INPUTMSG: %v", err)

@@ -13,6 +13,7 @@
 -- in each delivered copy.
 
 Features["Virus:CLAMD"] = true
+MaxMIMEParts = 5000 -- a message with more is bounced, as the original does
 md_spamc_init(SpamdHost, SpamdPort)
 
 local seq, verdicts, spam
