@@ -71,7 +71,9 @@ done
 # MD_RUN_CLAMD (a socket path or host:port; default Debian's
 # /run/clamav/clamd.ctl) and spamd on MD_RUN_SPAMD (host:port or a socket
 # path; default 127.0.0.1:783). md-worker itself asks each (md-worker test
-# with a probe filter), and make run says what it found.
+# with a probe filter), and make run says what it found. The probe waits up
+# to 30 s, the daemons' own defaults: a spamd that has just started on a
+# busy machine takes seconds over its first message.
 clamd_at=${MD_RUN_CLAMD:-/run/clamav/clamd.ctl}
 spamd_at=${MD_RUN_SPAMD:-127.0.0.1:783}
 lua_quote() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
@@ -82,7 +84,7 @@ esac
 probe=$(mktemp -d)
 printf 'From: probe@localhost\nSubject: make run probe\n\nprobe\n' >"$probe/probe.eml"
 {
-  printf 'ClamdSock = %s\nClamdReadTimeout = 5\nSpamdTimeout = 5\n%s\n' "$(lua_quote "$clamd_at")" "$spamc_init"
+  printf 'ClamdSock = %s\nClamdReadTimeout = 30\nSpamdTimeout = 30\n%s\n' "$(lua_quote "$clamd_at")" "$spamc_init"
   printf 'function filter_begin(e)\n  message_contains_virus_clamd()\n  spam_assassin_check()\nend\n'
 } >"$probe/probe.lua"
 answers=$("$bin/md-worker" test "$probe/probe.eml" --filter "$probe/probe.lua" 2>/dev/null || true)
