@@ -96,7 +96,7 @@ fuzz: build
 # fault per phase under load, every message accounted for. It rewrites the
 # table in docs/reliability.md. make test runs the same campaign with
 # MD_CHAOS_N=30 and leaves the document alone.
-CHAOS_N        ?= 200
+CHAOS_N        ?= 100
 CHAOS_CORPUS_N ?= 10000
 chaos: deps build
 	cd integration && MD_BIN_DIR=$(BIN) MD_CHAOS_N=$(CHAOS_N) MD_CHAOS_CORPUS_N=$(CHAOS_CORPUS_N) \

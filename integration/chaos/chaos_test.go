@@ -31,15 +31,16 @@ import (
 
 // settings of a campaign, from the environment
 type settings struct {
-	n        int    // messages per fault (MD_CHAOS_N)
-	corpusN  int    // broken-MIME messages (MD_CHAOS_CORPUS_N)
-	kills    int    // workers killed (MD_CHAOS_KILLS)
-	seed     int64  // the broken-MIME generator's seed (MD_CHAOS_SEED)
-	only     string // run only the faults whose name matches (MD_CHAOS_ONLY)
-	report   string // the file whose table is rewritten (MD_CHAOS_REPORT)
-	conc     int    // concurrent SMTP clients
-	rate     int    // messages a second at most (MD_CHAOS_RATE)
-	fiftyMin int    // the faulty-filter phase sends at least this many
+	n          int    // messages per fault (MD_CHAOS_N)
+	corpusN    int    // broken-MIME messages (MD_CHAOS_CORPUS_N)
+	kills      int    // workers killed (MD_CHAOS_KILLS)
+	seed       int64  // the broken-MIME generator's seed (MD_CHAOS_SEED)
+	only       string // run only the faults whose name matches (MD_CHAOS_ONLY)
+	report     string // the file whose table is rewritten (MD_CHAOS_REPORT)
+	conc       int    // concurrent SMTP clients
+	rate       int    // messages a second at most (MD_CHAOS_RATE)
+	corpusRate int    // the same for the broken-MIME corpus, small messages (MD_CHAOS_CORPUS_RATE)
+	fiftyMin   int    // the faulty-filter phase sends at least this many
 }
 
 func envInt(t *testing.T, name string, def int) int {
@@ -56,14 +57,15 @@ func envInt(t *testing.T, name string, def int) int {
 
 func loadSettings(t *testing.T) settings {
 	s := settings{
-		n:        envInt(t, "MD_CHAOS_N", 30),
-		kills:    envInt(t, "MD_CHAOS_KILLS", 100),
-		seed:     int64(envInt(t, "MD_CHAOS_SEED", 1)),
-		only:     os.Getenv("MD_CHAOS_ONLY"),
-		report:   os.Getenv("MD_CHAOS_REPORT"),
-		conc:     4,
-		rate:     envInt(t, "MD_CHAOS_RATE", 3),
-		fiftyMin: 150, // three messages in 50: one error, one loop, one allocation
+		n:          envInt(t, "MD_CHAOS_N", 30),
+		kills:      envInt(t, "MD_CHAOS_KILLS", 100),
+		seed:       int64(envInt(t, "MD_CHAOS_SEED", 1)),
+		only:       os.Getenv("MD_CHAOS_ONLY"),
+		report:     os.Getenv("MD_CHAOS_REPORT"),
+		conc:       4,
+		rate:       envInt(t, "MD_CHAOS_RATE", 3),
+		corpusRate: envInt(t, "MD_CHAOS_CORPUS_RATE", 6),
+		fiftyMin:   150, // three messages in 50: one error, one loop, one allocation
 	}
 	s.corpusN = envInt(t, "MD_CHAOS_CORPUS_N", 3*s.n)
 	return s
@@ -190,6 +192,7 @@ func runPhase(t *testing.T, cs *chaosStack, l *ledger, st settings, f fault) *ph
 
 	var next func() *message
 	if f.corpus {
+		ph.s.rate = st.corpusRate
 		corpus := buildCorpus(l, f.name, st)
 		ph.min = len(corpus)
 		next = func() *message {
@@ -689,8 +692,8 @@ func writeReport(path string, st settings, table string, took time.Duration) err
 	if i < 0 || j < i {
 		return fmt.Errorf("%s has no %q ... %q markers", path, tableBegin, tableEnd)
 	}
-	body := fmt.Sprintf("\n\nRun of %s: %d messages per fault (MD_CHAOS_N), %d broken-MIME messages (MD_CHAOS_CORPUS_N, seed %d), %d SMTP clients sending at most %d messages a second, %v in all.\n\n%s\n",
-		time.Now().UTC().Format("2006-01-02"), st.n, st.corpusN, st.seed, st.conc, st.rate, took.Round(time.Second), table)
+	body := fmt.Sprintf("\n\nRun of %s: %d messages per fault (MD_CHAOS_N), %d broken-MIME messages (MD_CHAOS_CORPUS_N, seed %d), %d SMTP clients sending at most %d messages a second (%d for the corpus), %v in all.\n\n%s\n",
+		time.Now().UTC().Format("2006-01-02"), st.n, st.corpusN, st.seed, st.conc, st.rate, st.corpusRate, took.Round(time.Second), table)
 	s = s[:i+len(tableBegin)] + body + s[j:]
 	return os.WriteFile(path, []byte(s), 0o644)
 }
