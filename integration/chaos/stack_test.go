@@ -114,7 +114,10 @@ Blocklist = %[7]q
 		Worker:          garble,
 		Filter:          filter,
 		MultiplexorArgs: cs.mxArgs,
-		MilterArgs:      []string{"--mx-timeout", mxTimeout.String()},
+		// A md-milterd killed with messages in flight leaves their
+		// working directories; the restarted one removes them after
+		// --stale-age, within the campaign.
+		MilterArgs: []string{"--mx-timeout", mxTimeout.String(), "--read-timeout", "1m", "--stale-age", "90s"},
 		Postfix: harness.PostfixOptions{Main: []string{
 			"message_size_limit = 209715200",
 			"mailbox_size_limit = 0",

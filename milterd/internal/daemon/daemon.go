@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -58,6 +59,7 @@ type options struct {
 	backlog, reserved                                int
 	loopback                                         string
 	readTimeout, writeTimeout, mxTimeout             time.Duration
+	staleAge                                         time.Duration
 	ipKeyFile                                        string
 	metricsListen                                    string
 }
@@ -137,6 +139,7 @@ obsolete and ignored.`,
 		f.DurationVar(&o.writeTimeout, "write-timeout", time.Minute, "how long a write to the MTA may take")
 		f.DurationVar(&o.mxTimeout, "mx-timeout", mxclient.DefaultTimeout, "deadline of one exchange with the multiplexor")
 		f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (host:port; empty: off)")
+		f.DurationVar(&o.staleAge, "stale-age", time.Hour, "remove working directories nothing has changed in for this long, left by a crashed md-milterd (at start, then every half of it, at most every 10m); longer than --read-timeout plus --mx-timeout; 0: never; off with -d and -k")
 	})
 }
 
@@ -160,6 +163,9 @@ func (o *options) validate(c *cobra.Command) error {
 	}
 	if o.reserved < -1 {
 		o.reserved = -1
+	}
+	if o.staleAge < 0 || (o.staleAge > 0 && o.staleAge <= o.readTimeout+o.mxTimeout) {
+		return fmt.Errorf("--stale-age %v must be 0 or longer than --read-timeout plus --mx-timeout (%v): a working directory can be idle that long while its message is in flight", o.staleAge, o.readTimeout+o.mxTimeout)
 	}
 	if c.Flags().Changed("backlog") {
 		o.backlog = max(o.backlog, daemon.MinBacklog) // 0 means "not given" to listen
@@ -323,6 +329,9 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		// may start, once the socket listens and the multiplexor answers.
 		log.Warn(err.Error())
 	}
+	if o.staleAge > 0 && !o.debug && !o.keep {
+		go sweepStale(o.spoolDir, o.staleAge, stopping, log)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(milter.Listener(ln)) }()
 	select {
@@ -345,6 +354,28 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// sweepStale removes the working directories a crashed md-milterd left
+// (spool.SweepStale) at start, then every half of idle (at most every 10
+// minutes), until stop is closed.
+func sweepStale(spoolDir string, idle time.Duration, stop <-chan struct{}, log *slog.Logger) {
+	every := min(idle/2, 10*time.Minute)
+	for {
+		removed, err := spool.SweepStale(spoolDir, idle, time.Now())
+		if err != nil {
+			log.Warn(fmt.Sprintf("cannot look for stale working directories: %v", err))
+		}
+		for _, r := range removed {
+			log.Warn(fmt.Sprintf("%s: removed working directory %s, unchanged for %v: left by a md-milterd that crashed while its message was in flight (the MTA kept the message)",
+				strings.TrimPrefix(r.Name, "mdefang-"), r.Name, r.Idle.Round(time.Second)))
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 func b2i(b bool) int {
