@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -195,7 +196,7 @@ func runPhase(t *testing.T, cs *chaosStack, l *ledger, st settings, f fault) *ph
 	var next func() *message
 	if f.corpus {
 		ph.s.rate = st.corpusRate
-		corpus := buildCorpus(l, f.name, st)
+		corpus := buildCorpus(t, l, f.name, st)
 		ph.min = len(corpus)
 		next = func() *message {
 			if ph.made >= len(corpus) {
@@ -451,15 +452,37 @@ func scannerHung(name string, proc func(cs *chaosStack) *harness.Process) fault 
 }
 
 // buildCorpus makes the corpus phase's messages: st.corpusN broken ones,
-// then the torture messages.
-func buildCorpus(l *ledger, phase string, st settings) []*message {
+// md-worker's parser corpus and fuzz inputs, then the torture messages.
+func buildCorpus(t *testing.T, l *ledger, phase string, st settings) []*message {
 	r := rand.New(rand.NewSource(st.seed))
 	var out []*message
 	for i := 0; i < st.corpusN; i++ {
 		g := brokengen.Generate(r, i)
-		out = append(out, l.add(phase, kindCorpus, strings.Join(g.Faults, ", "), func(seq int) []byte {
+		out = append(out, l.add(phase, kindCorpus, "generated, faults: "+strings.Join(g.Faults, ", "), func(seq int) []byte {
 			return render(seq, kindCorpus, g.Raw)
 		}))
+	}
+	// The message corpus of md-worker's parser tests and its fuzzer's
+	// saved inputs (go test fuzz v1 files).
+	corpus, _ := filepath.Glob(filepath.Join(harness.ModuleRoot(t), "..", "worker", "testdata", "corpus", "*.eml"))
+	seeds, _ := filepath.Glob(filepath.Join(harness.ModuleRoot(t), "..", "worker", "message", "testdata", "fuzz", "FuzzParse", "*"))
+	if len(corpus) == 0 || len(seeds) == 0 {
+		t.Fatalf("the parser's corpus (%d files) or fuzz inputs (%d) are missing", len(corpus), len(seeds))
+	}
+	for _, f := range append(corpus, seeds...) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rest, ok := strings.CutPrefix(string(raw), "go test fuzz v1\n"); ok {
+			q := strings.TrimSuffix(strings.TrimSpace(rest), ")")
+			u, err := strconv.Unquote(strings.TrimPrefix(q, "[]byte("))
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			raw = []byte(u)
+		}
+		out = append(out, l.add(phase, kindCorpus, "file "+filepath.Base(f), func(seq int) []byte { return render(seq, kindCorpus, raw) }))
 	}
 	for _, tm := range torture() {
 		m := l.add(phase, kindTorture, tm.name, func(seq int) []byte {
@@ -579,7 +602,7 @@ func tally(l *ledger, phases []*phase) []row {
 			case "rejected":
 				if m.rightReject() {
 					r.rejected++
-					if m.kind == kindTorture {
+					if m.kind == kindTorture || m.kind == kindCorpus {
 						rejectWhy[describe(m)+": "+m.reply]++
 					}
 				} else {
@@ -607,6 +630,9 @@ func tally(l *ledger, phases []*phase) []row {
 func describe(m *message) string {
 	if m.kind == kindTorture {
 		return "torture message " + strconv.Quote(m.note)
+	}
+	if m.kind == kindCorpus {
+		return "corpus message (" + m.note + ")"
 	}
 	return m.kind + " message"
 }

@@ -39,8 +39,13 @@ func (m *message) expectsReject() bool {
 	return policyRejects(m.kind) || m.wantReply != ""
 }
 
-// rightReject reports whether m's 5xx is the one it must get.
+// rightReject reports whether m's 5xx is the one it must get. A corpus
+// message may be bounced by the policy (a virus, too many parts, too
+// deep), with the filter's 554 5.7.1.
 func (m *message) rightReject() bool {
+	if m.state == "rejected" && m.kind == kindCorpus {
+		return strings.HasPrefix(m.reply, "554 5.7.1 ")
+	}
 	return m.state == "rejected" && m.expectsReject() && strings.Contains(m.reply, m.wantReply)
 }
 
