@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// NewSpool creates dir/spool owned by the defang user, mode 0700, as both
-// the original daemons and ours require (-z).
+// NewSpool creates dir/spool owned by the defang user, mode 0700, as
+// deploy/install.sh makes it (-z). The daemons need to write in it; neither
+// the originals nor ours check its mode (TestFileModes).
 func NewSpool(t testing.TB, dir string) string {
 	t.Helper()
 	return MkdirOwned(t, filepath.Join(dir, "spool"), LookupUser(t, DefangUser, "mimedefang"), 0o700)
