@@ -137,17 +137,24 @@ loop:
 	rereadTick.Stop()
 	wg.Wait()
 	sent := i
+	tempfailed := len(l.held("soak"))
 
-	// Drain: tempfails are sent again, every accepted message delivered.
+	// Drain: tempfails are sent again, 4 at a time at the soak's rate (as
+	// the campaign's retry), then every accepted message must be delivered.
 	for round := 0; round < 10; round++ {
 		held := l.held("soak")
 		if len(held) == 0 {
 			break
 		}
 		time.Sleep(time.Second)
-		for _, m := range held {
-			l.send(cs.Postfix.Addr, m)
-		}
+		j := 0
+		s.run(4, func() *message {
+			if j >= len(held) {
+				return nil
+			}
+			j++
+			return held[j-1]
+		})
 	}
 	if err := harness.Await(harness.Scale(2*time.Minute), func() bool {
 		if err := l.collect(cs.Postfix.Maildir); err != nil {
@@ -164,7 +171,7 @@ loop:
 	if h := l.held("soak"); len(h) > 0 {
 		t.Errorf("%d messages still tempfailed after the soak, e.g. %d: %s", len(h), h[0].seq, h[0].reply)
 	}
-	t.Logf("soak: %d messages in %v at %d/s, %d rereads, %d samples", sent, dur, rate, rereads, len(samples))
+	t.Logf("soak: %d messages in %v at %d/s (%d tempfailed at the first attempt), %d rereads, %d samples", sent, dur, rate, tempfailed, rereads, len(samples))
 	checkSoakBounds(t, samples)
 	if out := os.Getenv("MD_SOAK_OUT"); out != "" {
 		if err := writeSoak(out, samples, fmt.Sprintf("%d messages, %d/s, reread every %v, workers replaced after 50 requests", sent, rate, rereadEvery)); err != nil {
