@@ -396,46 +396,42 @@ func TestScanDeadline(t *testing.T) {
 	}
 }
 
-func TestScanMaxMIMEParts(t *testing.T) {
-	called := false
-	w, _ := testWorker(t, func(cfg *Config) *Callbacks {
-		cfg.MaxMIMEParts = 2
-		return &Callbacks{Begin: func(*Context, *message.Part) error { called = true; return nil }}
-	})
-	dir := writeCase(t, simpleCommands, twoParts)
-	if r := scan(t, w, dir); r != "ok\n" {
-		t.Fatal(r)
-	}
-	if called {
-		t.Error("filter_begin called for a message over MaxMIMEParts")
-	}
-	want := "B554 5.7.1 Message%20contained%20too%20many%20MIME%20parts.%20%20We%20do%20not%20accept%20such%20complicated%20messages.\nF\n"
-	if res := readFile(t, filepath.Join(dir, "RESULTS")); res != want {
-		t.Errorf("RESULTS %q", res)
-	}
-}
-
-// TestScanTooDeep: a message nested deeper than md-worker parses is
-// bounced for good, as the original bounces one over MaxMIMEParts, without
-// calling the filter: a tempfail would have the sending MTA retry for days.
-func TestScanTooDeep(t *testing.T) {
-	called := false
-	w, _ := testWorker(t, func(cfg *Config) *Callbacks {
-		return &Callbacks{Begin: func(*Context, *message.Part) error { called = true; return nil }}
-	})
+// TestScanTooComplicated: a message over MaxMIMEParts, or nested deeper
+// than md-worker parses, is bounced for good without calling the filter,
+// as the original bounces one over MaxMIMEParts: a tempfail would have the
+// sending MTA retry for days.
+func TestScanTooComplicated(t *testing.T) {
 	deep := "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n" +
 		strings.Repeat("Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n", message.DefaultMaxDepth+1) +
 		"Content-Type: text/plain\n\ndeep\n"
-	dir := writeCase(t, simpleCommands, deep)
-	if r := scan(t, w, dir); r != "ok\n" {
-		t.Fatal(r)
-	}
-	if called {
-		t.Error("filter_begin called for a message nested too deeply")
-	}
-	want := "B554 5.7.1 Message%20contained%20MIME%20parts%20nested%20too%20deeply.%20%20We%20do%20not%20accept%20such%20complicated%20messages.\nF\n"
-	if res := readFile(t, filepath.Join(dir, "RESULTS")); res != want {
-		t.Errorf("RESULTS %q", res)
+	for _, c := range []struct {
+		name, msg string
+		maxParts  int
+		want      string
+	}{
+		{"MaxMIMEParts", twoParts, 2, "too%20many%20MIME%20parts"},
+		{"nested too deeply", deep, 0, "MIME%20parts%20nested%20too%20deeply"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			called := false
+			w, _ := testWorker(t, func(cfg *Config) *Callbacks {
+				if c.maxParts > 0 {
+					cfg.MaxMIMEParts = c.maxParts
+				}
+				return &Callbacks{Begin: func(*Context, *message.Part) error { called = true; return nil }}
+			})
+			dir := writeCase(t, simpleCommands, c.msg)
+			if r := scan(t, w, dir); r != "ok\n" {
+				t.Fatal(r)
+			}
+			if called {
+				t.Error("filter_begin called")
+			}
+			want := "B554 5.7.1 Message%20contained%20" + c.want + ".%20%20We%20do%20not%20accept%20such%20complicated%20messages.\nF\n"
+			if res := readFile(t, filepath.Join(dir, "RESULTS")); res != want {
+				t.Errorf("RESULTS %q", res)
+			}
+		})
 	}
 }
 
