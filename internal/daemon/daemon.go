@@ -163,7 +163,8 @@ func DropPrivileges(prog, name string, allowRoot bool) error {
 // its lock file stops must not empty the running copy's pid file. A nil
 // *PidFile does nothing.
 type PidFile struct {
-	f *os.File
+	f    *os.File
+	path string
 }
 
 // OpenPidFile opens path for Write; with path "" it returns nil.
@@ -179,7 +180,7 @@ func OpenPidFile(path string) (*PidFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("cannot open pid file: %w", err)
 	}
-	return &PidFile{f: f}, nil
+	return &PidFile{f: f, path: path}, nil
 }
 
 // Write replaces the file's contents with the process ID and a newline,
@@ -191,6 +192,15 @@ func (p *PidFile) Write() {
 	p.f.Truncate(0)
 	fmt.Fprintf(p.f, "%d\n", os.Getpid())
 	p.f.Close()
+}
+
+// Remove removes the file, as the originals do when they exit. Call it
+// only once this process holds the lock file: the pid file of a copy the
+// lock refused is the running copy's.
+func (p *PidFile) Remove() {
+	if p != nil {
+		os.Remove(p.path)
+	}
 }
 
 // LockPath is the lock file of the options: lockFile (-o) when given, else

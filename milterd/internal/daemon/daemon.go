@@ -252,6 +252,9 @@ func run(c *cobra.Command, o *options, stderr io.Writer) int {
 		}
 		defer lf.Release()
 	}
+	// From here on the pid file is this process's: removed when it exits,
+	// as the original's is, also when the multiplexor does not answer.
+	defer pidFile.Remove()
 	scannedBy := o.scannedBy
 	if o.noScannedBy {
 		scannedBy = ""

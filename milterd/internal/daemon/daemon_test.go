@@ -212,8 +212,10 @@ func TestMainForeground(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Main did not return after SIGTERM")
 	}
-	if _, err := os.Stat(sock); !os.IsNotExist(err) {
-		t.Errorf("socket not removed: %v", err)
+	for _, f := range []string{sock, pid, pid + ".lock"} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s not removed at exit: %v", f, err)
+		}
 	}
 	if !strings.Contains(errb.String(), "Multiplexor alive - entering main loop") {
 		t.Errorf("log lacks the start-up lines:\n%s", errb.String())
@@ -227,9 +229,13 @@ func TestMainMultiplexorMissing(t *testing.T) {
 	defer func() { probeCount, probeInterval = 100, 200*time.Millisecond }()
 	dir := t.TempDir()
 	var out, errb daemontest.SyncBuffer
-	code := Main([]string{"-D", "-p", filepath.Join(dir, "m.sock"), "-m", filepath.Join(dir, "none.sock"), "-z", dir}, &out, &errb)
+	pid := filepath.Join(dir, "md.pid")
+	code := Main([]string{"-D", "-p", filepath.Join(dir, "m.sock"), "-m", filepath.Join(dir, "none.sock"), "-z", dir, "-P", pid}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "Multiplexor socket did not appear.  Exiting.") {
 		t.Errorf("code %d, stderr:\n%s", code, errb.String())
+	}
+	if _, err := os.Stat(pid); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
 	}
 }
 
