@@ -7,8 +7,8 @@ require (
 	github.com/miekg/dns v1.1.73
 	github.com/spf13/cobra v1.10.2
 	github.com/yuin/gopher-lua v1.1.2
-	golang.org/x/net v0.57.0
-	golang.org/x/text v0.42.0
+	golang.org/x/net v0.63.0
+	golang.org/x/text v0.44.0
 )
 
 require golang.org/x/sys v0.50.0 // indirect
