@@ -13,6 +13,7 @@
 package chaos
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -69,6 +70,9 @@ func loadSettings(t *testing.T) settings {
 		fiftyMin:   150, // three messages in 50: one error, one loop, one allocation
 	}
 	s.corpusN = envInt(t, "MD_CHAOS_CORPUS_N", 3*s.n)
+	if s.only != "" && s.report != "" {
+		t.Fatal("MD_CHAOS_ONLY with MD_CHAOS_REPORT: the report's table is of the whole campaign")
+	}
 	return s
 }
 
@@ -85,6 +89,9 @@ type phase struct {
 	notes    []string
 	restarts int
 	took     time.Duration
+	// the faulty filter was in place for messages numbered faultyFrom
+	// up to faultyTo (excluded)
+	faultyFrom, faultyTo int
 }
 
 func (ph *phase) notef(format string, args ...any) {
@@ -126,6 +133,9 @@ type fault struct {
 	min    func(s settings) int // messages to send at least; nil: s.n
 	inject func(ph *phase)      // runs during the load, in the test's goroutine
 	corpus bool                 // the phase sends the broken-MIME and torture corpus
+	// evidence checks, once the phase is over, that the fault took
+	// effect: an error says how it did not.
+	evidence func(ph *phase) error
 }
 
 func TestChaos(t *testing.T) {
@@ -147,6 +157,9 @@ func TestChaos(t *testing.T) {
 		if t.Failed() {
 			break
 		}
+	}
+	if len(phases) == 0 {
+		t.Fatalf("MD_CHAOS_ONLY=%q matches no fault", st.only)
 	}
 	// A last look, for copies delivered late (a duplicate would show now).
 	if err := l.collect(cs.Postfix.Maildir); err != nil {
@@ -170,9 +183,16 @@ func TestChaos(t *testing.T) {
 		t.Error(m)
 	}
 	// A md-milterd killed with messages in flight leaves their working
-	// directories; the restarted one removes them after its --stale-age.
+	// directories; the restarted one removes them after its --stale-age,
+	// and none other: a directory a running md-milterd leaked would be
+	// removed too, and must not be hidden by it.
 	if err := harness.Await(3*time.Minute, func() bool { return cs.workDirs() == 0 }); err != nil {
 		t.Errorf("%v: %d working directories left in the spool after the campaign", err, cs.workDirs())
+	}
+	if n := strings.Count(cs.Milter.Log(), "removed working directory"); n > cs.orphans {
+		t.Errorf("md-milterd removed %d stale working directories, %d more than the killed md-milterds left: leaked by a running one", n, n-cs.orphans)
+	} else {
+		t.Logf("chaos: md-milterd removed %d stale working directories, of %d left by the killed md-milterds", n, cs.orphans)
 	}
 	if st.report != "" && !t.Failed() {
 		if err := writeReport(st.report, st, table, time.Since(start)); err != nil {
@@ -275,8 +295,13 @@ func runPhase(t *testing.T, cs *chaosStack, l *ledger, st settings, f fault) *ph
 			ph.notef("%s killed and restarted", p.name)
 		}
 	}
+	if f.evidence != nil {
+		if err := f.evidence(ph); err != nil {
+			t.Errorf("%s: the fault did not take effect: %v", f.name, err)
+		}
+	}
 	if w := cs.workDirs(); w > 0 {
-		ph.notef("%d working directories left by the killed md-milterd, removed by the restarted one after --stale-age", w)
+		ph.notef("%d working directories in the spool at the end of the phase", w)
 	}
 	ph.took = time.Since(start)
 	t.Logf("chaos: phase %q done in %v: %d messages, %s", f.name, ph.took.Round(time.Millisecond), ph.made, strings.Join(ph.notes, "; "))
@@ -292,7 +317,12 @@ var faults = []fault{
 		inject: func(ph *phase) {
 			kills := 0
 			want := envInt(ph.t, "MD_CHAOS_KILLS", 100)
+			deadline := time.Now().Add(harness.Scale(10 * time.Minute))
 			for kills < want {
+				if time.Now().After(deadline) {
+					ph.t.Errorf("only %d of %d workers killed in %v: md-multiplexor ran none", kills, want, harness.Scale(10*time.Minute))
+					break
+				}
 				time.Sleep(time.Duration(20+rand.Intn(100)) * time.Millisecond)
 				ws := ph.cs.workers()
 				if len(ws) == 0 {
@@ -304,6 +334,7 @@ var faults = []fault{
 			}
 			ph.notef("%d workers killed", kills)
 		},
+		evidence: milterTempfail, // a busy worker was among them
 	},
 	{
 		name: "kill -9 md-multiplexor",
@@ -315,6 +346,7 @@ var faults = []fault{
 				ph.restarts++
 			}
 		},
+		evidence: milterTempfail,
 	},
 	{
 		name: "kill -9 md-milterd",
@@ -326,6 +358,7 @@ var faults = []fault{
 				ph.restarts++
 			}
 		},
+		evidence: milterTempfail,
 	},
 	{
 		name: "faulty filter",
@@ -335,10 +368,38 @@ var faults = []fault{
 			if err := ph.cs.setFilter(true); err != nil {
 				ph.t.Fatal(err)
 			}
+			ph.faultyFrom = ph.l.nextSeq()
 			ph.waitSent(ph.min)
+			ph.faultyTo = ph.l.nextSeq()
 			if err := ph.cs.setFilter(false); err != nil {
 				ph.t.Fatal(err)
 			}
+		},
+		// Every message numbered 0 mod 50 sent well inside the window
+		// (the clients' messages in flight around the rereads aside)
+		// was tempfailed at least once.
+		evidence: func(ph *phase) error {
+			hit := map[int]bool{}
+			for _, m := range ph.l.tempfailed(ph.f.name, func(string) bool { return true }) {
+				hit[m.seq] = true
+			}
+			var want, missed []int
+			for seq := ph.faultyFrom + 8; seq < ph.faultyTo-8; seq++ {
+				if seq%50 == 0 {
+					want = append(want, seq)
+					if !hit[seq] {
+						missed = append(missed, seq)
+					}
+				}
+			}
+			if len(want) == 0 {
+				return fmt.Errorf("no message numbered 0 mod 50 between %d and %d", ph.faultyFrom, ph.faultyTo)
+			}
+			if len(missed) > 0 {
+				return fmt.Errorf("messages %v reached the faulty filter and were never tempfailed", missed)
+			}
+			ph.notef("messages %v tempfailed by the faulty filter", want)
+			return nil
 		},
 	},
 	{
@@ -351,8 +412,13 @@ var faults = []fault{
 					ph.t.Fatal(err)
 				}
 			}, func() { os.Remove(ph.cs.garbleFlag) })
-			ph.notef("%d replies spoiled", strings.Count(ph.cs.Multiplexor.Log(), "garbleworker: ")-before)
+			spoiled := strings.Count(ph.cs.Multiplexor.Log(), "garbleworker: ") - before
+			ph.notef("%d replies spoiled", spoiled)
+			if spoiled == 0 {
+				ph.t.Error("garbled worker output: no reply was spoiled")
+			}
 		},
+		evidence: milterTempfail,
 	},
 	{
 		name: "spool full",
@@ -366,6 +432,7 @@ var faults = []fault{
 				}
 			}, func() { free() })
 		},
+		evidence: milterTempfail,
 	},
 	scannerDown("clamd", func(cs *chaosStack) **harness.Process { return &cs.clamd.Process }, func(cs *chaosStack) {
 		harness.WaitForUnixSocket(cs.t, cs.clamd.Socket, cs.clamd.Process)
@@ -388,6 +455,7 @@ var faults = []fault{
 		inject: func(ph *phase) {
 			ph.window(0.25, 0.75, func() { ph.cs.nsd.Hang(ph.t) }, func() { ph.cs.nsd.Resume(ph.t) })
 		},
+		evidence: filterTempfail("DNS"),
 	},
 	{
 		name: "reread every second",
@@ -402,6 +470,9 @@ var faults = []fault{
 				time.Sleep(time.Second)
 			}
 			ph.notef("%d rereads", n)
+			if n == 0 {
+				ph.t.Error("reread every second: no reread")
+			}
 		},
 	},
 	{
@@ -415,6 +486,7 @@ var faults = []fault{
 				ph.cs.Multiplexor.Resume(ph.t)
 			}
 		},
+		evidence: milterTempfail, // at least the 22 s stop
 	},
 	{
 		name:   "broken MIME and torture",
@@ -423,12 +495,41 @@ var faults = []fault{
 	},
 }
 
+// milterTempfail is the evidence of a fault in the milter's path: a
+// message of the phase got a 4xx that is not one of the policy's own.
+func milterTempfail(ph *phase) error {
+	ms := ph.l.tempfailed(ph.f.name, func(r string) bool { return !isFilterTempfail(r) })
+	if len(ms) == 0 {
+		return errors.New("no message got a 4xx from md-milterd or Postfix")
+	}
+	ph.notef("%d messages tempfailed by md-milterd or Postfix", len(ms))
+	return nil
+}
+
+// filterTempfail is the evidence of a scanner's fault: a message of the
+// phase got the policy's tempfail for that scanner.
+func filterTempfail(scanner string) func(ph *phase) error {
+	text, ok := filterTempfails[scanner]
+	if !ok {
+		panic("filterTempfail: no tempfail text for " + scanner)
+	}
+	return func(ph *phase) error {
+		ms := ph.l.tempfailed(ph.f.name, func(r string) bool { return strings.Contains(r, text) })
+		if len(ms) == 0 {
+			return fmt.Errorf("no message got the policy's %q", text)
+		}
+		ph.notef("%d messages tempfailed with %q", len(ms), text)
+		return nil
+	}
+}
+
 // scannerDown is the fault "NAME stopped": SIGTERM from 25% to 75% of the
 // load, then started again; ready waits until it listens.
 func scannerDown(name string, proc func(cs *chaosStack) **harness.Process, ready func(cs *chaosStack)) fault {
 	return fault{
-		name: name + " stopped",
-		what: name + " stopped (SIGTERM) from 25% to 75% of the load, then started again",
+		name:     name + " stopped",
+		what:     name + " stopped (SIGTERM) from 25% to 75% of the load, then started again",
+		evidence: filterTempfail(strings.Fields(name)[0]),
 		inject: func(ph *phase) {
 			p := proc(ph.cs)
 			ph.window(0.25, 0.75, func() { (*p).Terminate(harness.StopTimeout) }, func() {
@@ -443,8 +544,9 @@ func scannerDown(name string, proc func(cs *chaosStack) **harness.Process, ready
 // load.
 func scannerHung(name string, proc func(cs *chaosStack) *harness.Process) fault {
 	return fault{
-		name: name + " hung",
-		what: name + " stopped (SIGSTOP) from 25% to 75% of the load",
+		name:     name + " hung",
+		what:     name + " stopped (SIGSTOP) from 25% to 75% of the load",
+		evidence: filterTempfail(strings.Fields(name)[0]),
 		inject: func(ph *phase) {
 			ph.window(0.25, 0.75, func() { proc(ph.cs).Hang(ph.t) }, func() { proc(ph.cs).Resume(ph.t) })
 		},

@@ -39,14 +39,57 @@ func (m *message) expectsReject() bool {
 	return policyRejects(m.kind) || m.wantReply != ""
 }
 
-// rightReject reports whether m's 5xx is the one it must get. A corpus
-// message may be bounced by the policy (a virus, too many parts, too
-// deep), with the filter's 554 5.7.1.
+// The policy's rejections (testdata/chaos.lua, and md-worker's own for a
+// message too complicated to filter), each a 554 5.7.1 after the data.
+const (
+	replyPolicy  = "554 5.7.1 Rejected by the chaos policy"
+	replyVirus   = "554 5.7.1 Virus found: "
+	replyTooMany = "554 5.7.1 Message contained too many MIME parts"
+	replyTooDeep = "554 5.7.1 Message contained MIME parts nested too deeply"
+)
+
+// rightReject reports whether m's 5xx is the one it must get, after the
+// message's data (a 5xx at an earlier stage is not the filter's). A
+// corpus message may be bounced as a virus or as too complicated.
 func (m *message) rightReject() bool {
-	if m.state == "rejected" && m.kind == kindCorpus {
-		return strings.HasPrefix(m.reply, "554 5.7.1 ")
+	if m.state != "rejected" || m.stage != harness.StageMessage {
+		return false
 	}
-	return m.state == "rejected" && m.expectsReject() && strings.Contains(m.reply, m.wantReply)
+	switch {
+	case m.wantReply != "":
+		return strings.HasPrefix(m.reply, m.wantReply)
+	case m.kind == kindReject:
+		return strings.HasPrefix(m.reply, replyPolicy)
+	case m.kind == kindVirus:
+		return strings.HasPrefix(m.reply, replyVirus)
+	case m.kind == kindCorpus:
+		for _, r := range []string{replyVirus, replyTooMany, replyTooDeep} {
+			if strings.HasPrefix(m.reply, r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// filterTempfails are the policy's own tempfail texts, one a scanner;
+// any other 4xx comes from md-milterd or Postfix (a worker, md-multiplexor
+// or md-milterd that failed, or the spool).
+var filterTempfails = map[string]string{
+	"clamd":  "Virus scanner unavailable",
+	"spamd":  "spamd unavailable",
+	"rspamd": "rspamd unavailable",
+	"DNS":    "DNS blocklist unavailable",
+}
+
+// isFilterTempfail reports whether reply is one of the policy's tempfails.
+func isFilterTempfail(reply string) bool {
+	for _, t := range filterTempfails {
+		if strings.Contains(reply, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // exeMarker is in the .exe part of every attach message.
@@ -81,11 +124,14 @@ type message struct {
 	// campaign's short time limits), but never be delivered unscanned.
 	wantReply string
 	mayHold   bool
+	hasExe    bool // it holds an .exe part (exeMarker), which must not be delivered
 
 	// what the client saw, updated by the senders
 	attempts, tempfails int
-	state               string // "", "accepted", "rejected", "held"
-	reply               string // the last reply (or network error)
+	state               string   // "", "accepted", "rejected", "held"
+	reply               string   // the last reply (or network error)
+	stage               string   // the SMTP stage of the last reply
+	tempReplies         []string // every 4xx (or network error) it got
 
 	// what the mailbox holds
 	deliveries int
@@ -189,6 +235,13 @@ type ledger struct {
 
 func newLedger() *ledger { return &ledger{msgs: map[int]*message{}, next: 1} }
 
+// nextSeq is the number the next message will get.
+func (l *ledger) nextSeq() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
 // add registers a new message of phase and returns it; body makes its
 // text from its number.
 func (l *ledger) add(phase, kind, note string, body func(seq int) []byte) *message {
@@ -199,6 +252,7 @@ func (l *ledger) add(phase, kind, note string, body func(seq int) []byte) *messa
 	l.msgs[seq] = m
 	l.mu.Unlock()
 	m.data = body(seq)
+	m.hasExe = bytes.Contains(m.data, []byte(exeMarker))
 	return m
 }
 
@@ -212,15 +266,36 @@ func (l *ledger) send(addr string, m *message) {
 	case err != nil:
 		// The client does not know the outcome; a sending MTA tries again.
 		m.tempfails++
-		m.state, m.reply = "held", "network error: "+err.Error()
+		m.state, m.reply, m.stage = "held", "network error: "+err.Error(), ""
+		m.tempReplies = append(m.tempReplies, m.reply)
 	case res.Accepted():
-		m.state, m.reply = "accepted", res.Reply.String()
+		m.state, m.reply, m.stage = "accepted", res.Reply.String(), res.Stage
 	case res.Reply.Code >= 500:
-		m.state, m.reply = "rejected", res.Reply.String()
+		m.state, m.reply, m.stage = "rejected", res.Reply.String(), res.Stage
 	default:
 		m.tempfails++
-		m.state, m.reply = "held", res.Stage+": "+res.Reply.String()
+		m.state, m.reply, m.stage = "held", res.Stage+": "+res.Reply.String(), res.Stage
+		m.tempReplies = append(m.tempReplies, m.reply)
 	}
+}
+
+// tempfailed returns the messages of phase that got a 4xx matching match.
+func (l *ledger) tempfailed(phase string, match func(reply string) bool) []*message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*message
+	for _, m := range l.msgs {
+		if m.phase != phase {
+			continue
+		}
+		for _, r := range m.tempReplies {
+			if match(r) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // held returns the messages of phase that are still with the client.
@@ -252,7 +327,10 @@ func (l *ledger) awaiting() int {
 var (
 	seqHeader     = regexp.MustCompile(`(?m)^X-Chaos-Seq: (\d+)\r?$`)
 	scannedHeader = regexp.MustCompile(`(?m)^X-Chaos-Scanned: (.*?)\r?$`)
-	spamHeader    = regexp.MustCompile(`(?m)^X-Chaos-Spam: yes\r?$`)
+	// every check answered: no virus, a spamd score, an rspamd action that
+	// is not its failure ("soft reject"), the relay not listed
+	verdictsHeader = regexp.MustCompile(`(?m)^X-Chaos-Verdicts: clamd=ok spamd=-?\d+\.\d rspamd=(no action|add header|rewrite subject|greylist|reject) dnsbl=NXDOMAIN\r?$`)
+	spamHeader     = regexp.MustCompile(`(?m)^X-Chaos-Spam: yes\r?$`)
 )
 
 // collect reads every delivered message in the Maildir, records it in the
@@ -300,15 +378,14 @@ func (l *ledger) record(file string, raw, head []byte) {
 	if len(scanned) != 1 || string(bytes.TrimSpace(scanned[0][1])) != strconv.Itoa(seq) {
 		why = append(why, fmt.Sprintf("X-Chaos-Scanned %q, want one with %d", scanned, seq))
 	}
-	switch m.kind {
-	case kindAttach:
-		if bytes.Contains(raw, []byte(exeMarker)) {
-			why = append(why, "the .exe part was not removed")
-		}
-	case kindSpam:
-		if !spamHeader.Match(head) {
-			why = append(why, "spam without X-Chaos-Spam")
-		}
+	if !verdictsHeader.Match(head) {
+		why = append(why, fmt.Sprintf("X-Chaos-Verdicts not every check's answer: %q", regexp.MustCompile(`(?m)^X-Chaos-Verdicts:.*$`).FindAll(head, -1)))
+	}
+	if m.hasExe && bytes.Contains(raw, []byte(exeMarker)) {
+		why = append(why, "an .exe part was not removed")
+	}
+	if m.kind == kindSpam && !spamHeader.Match(head) {
+		why = append(why, "spam without X-Chaos-Spam")
 	}
 	if m.expectsReject() {
 		why = append(why, "delivered although the policy rejects it")

@@ -50,6 +50,7 @@ type chaosStack struct {
 	filterBody  string
 	mxArgs      []string
 	installedMx string
+	orphans     int // working directories left by md-milterds killed
 }
 
 // startChaosStack starts it all; mxArgs are more md-multiplexor flags.
@@ -281,6 +282,9 @@ func (cs *chaosStack) restartMultiplexor() {
 // restartMilter does the same with md-milterd.
 func (cs *chaosStack) restartMilter() {
 	cs.Milter.Process.Kill(cs.t)
+	// What the killed md-milterd leaves, the restarted one may remove
+	// after --stale-age; nothing else (TestChaos counts).
+	cs.orphans += cs.workDirs()
 	time.Sleep(time.Second)
 	cs.Milter.Process = cs.Milter.Process.Restart(cs.t)
 	harness.WaitForTCP(cs.t, cs.Milter.Addr, cs.Milter.Process)
