@@ -122,9 +122,9 @@ type message struct {
 	// wantReply: the message must be rejected with a reply holding it;
 	// mayHold: it may stay tempfailed (a torture message beyond the
 	// campaign's short time limits), but never be delivered unscanned.
-	wantReply string
-	mayHold   bool
-	hasExe    bool // it holds an .exe part (exeMarker), which must not be delivered
+	wantReply  string
+	mayHold    bool
+	exeDropped bool // a torture message whose .exe part (exeMarker) must be dropped
 
 	// what the client saw, updated by the senders
 	attempts, tempfails int
@@ -252,7 +252,6 @@ func (l *ledger) add(phase, kind, note string, body func(seq int) []byte) *messa
 	l.msgs[seq] = m
 	l.mu.Unlock()
 	m.data = body(seq)
-	m.hasExe = bytes.Contains(m.data, []byte(exeMarker))
 	return m
 }
 
@@ -381,8 +380,8 @@ func (l *ledger) record(file string, raw, head []byte) {
 	if !verdictsHeader.Match(head) {
 		why = append(why, fmt.Sprintf("X-Chaos-Verdicts not every check's answer: %q", regexp.MustCompile(`(?m)^X-Chaos-Verdicts:.*$`).FindAll(head, -1)))
 	}
-	if m.hasExe && bytes.Contains(raw, []byte(exeMarker)) {
-		why = append(why, "an .exe part was not removed")
+	if (m.kind == kindAttach || m.exeDropped) && bytes.Contains(raw, []byte(exeMarker)) {
+		why = append(why, "the .exe part was not removed")
 	}
 	if m.kind == kindSpam && !spamHeader.Match(head) {
 		why = append(why, "spam without X-Chaos-Spam")

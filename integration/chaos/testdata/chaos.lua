@@ -71,8 +71,11 @@ function filter_begin(entity)
         all.virus.category, all.spamassassin.hits, all.rspamd.action, listed)
 end
 
+-- Every name a part gives (Content-Type name, Content-Disposition
+-- filename, their RFC 2231 forms) is checked, as MIMEDefang's example
+-- filter does with re_match: not only the one the filter is handed.
 function filter(entity, fname, ext, type)
-    if string.lower(ext) == ".exe" then
+    if re_match(entity, [[\.exe\.*$]]) then
         return action_drop_with_warning("chaos: removed " .. fname)
     end
     return action_accept()
