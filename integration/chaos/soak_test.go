@@ -226,15 +226,21 @@ func checkSoakBounds(t *testing.T, load []sample, drained sample) {
 			t.Errorf("soak: %s grew from %d to %d, more than %d", c.name, c.warm, c.last, c.bound)
 		}
 	}
-	maxDirs, maxWorker := 0, int64(0)
+	// A reading may find no worker (a reread or -r 50 has just retired
+	// them all, the next starts with the next message); most must, or the
+	// workers' bound measures nothing.
+	maxDirs, maxWorker, withWorkers := 0, int64(0), 0
 	for _, s := range load[1:] { // the first is taken before any mail
-		if s.workers == 0 {
-			t.Errorf("soak: no md-worker running at %v", s.at.Round(time.Second))
+		if s.workers > 0 {
+			withWorkers++
 		}
 		if s.workerMaxRSS > soakWorkerRSS {
 			t.Errorf("soak: a worker had %d MiB resident at %v, more than %d", s.workerMaxRSS>>20, s.at.Round(time.Second), soakWorkerRSS>>20)
 		}
 		maxDirs, maxWorker = max(maxDirs, s.workDirs), max(maxWorker, s.workerMaxRSS)
+	}
+	if withWorkers*2 < len(load)-1 {
+		t.Errorf("soak: only %d of %d readings under load found an md-worker", withWorkers, len(load)-1)
 	}
 	t.Logf("soak: at most %d working directories in the spool and %d MiB in one worker; drained: md-milterd %d MiB %d fds, md-multiplexor %d MiB %d fds, %d working directories",
 		maxDirs, maxWorker>>20, drained.milterRSS>>20, drained.milterFDs, drained.muxRSS>>20, drained.muxFDs, drained.workDirs)
